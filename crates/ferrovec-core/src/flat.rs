@@ -1,0 +1,366 @@
+//! Exact (brute-force) search.
+//!
+//! Rows live in one contiguous row-major buffer; a key → slot map gives O(1) `get`/`remove`.
+//!
+//! ```text
+//!   data:  [ row 0 (row_len) | row 1 | row 2 | ... | row n-1 ]     keys: [k0, k1, k2, ..., k(n-1)]
+//!   slots: { k0 → 0, k1 → 1, ... }        remove(k1): row n-1 moves into slot 1, the map follows it
+//! ```
+//!
+//! Batch search is tiled: each task takes a block of [`QUERY_TILE`] queries and a range of rows and
+//! walks the rows once, scoring every query of the block against a row while it is in L1. Streaming
+//! the data once per block instead of once per query is what makes large batches memory-cheap. The
+//! (query block × row range) tasks are spread over rayon's pool, so one query on a big index and many
+//! queries on a small one both use every core.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
+use crate::error::{Context, Error, Result};
+use crate::keys::check_key;
+use crate::metric::{Element, Kernel, Metric};
+use crate::topk::{Neighbor, TopK};
+
+/// Largest supported `dim` (logical dimensions; bits for `hamming`).
+pub const MAX_DIM: usize = 1 << 16;
+
+/// Queries scored together against each row.
+const QUERY_TILE: usize = 8;
+
+/// Fewest rows worth a task of their own: below this, scheduling costs more than it saves.
+const MIN_ROWS_PER_TASK: usize = 2048;
+
+/// Results of a batch search, flat: query `i`'s results are `keys[i*k .. i*k + counts[i]]`, nearest
+/// first. Slots past `counts[i]` hold key `u64::MAX` and distance `+∞`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchResult {
+  pub k: usize,
+  pub keys: Vec<u64>,
+  pub distances: Vec<f32>,
+  pub counts: Vec<u32>,
+}
+
+/// Bytes held by an index, by part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryUsage {
+  pub vectors: usize,
+  pub keys: usize,
+  pub total: usize,
+}
+
+/// An exact index over rows of `T` (`f32` vectors, or bit-packed `u8` rows for `hamming`).
+#[derive(Debug, Clone)]
+pub struct FlatIndex<T: Element> {
+  metric: Metric,
+  dim: usize,
+  row_len: usize,
+  kernel: Kernel<T>,
+  data: Vec<T>,
+  keys: Vec<u64>,
+  slots: HashMap<u64, usize>,
+}
+
+/// Checks `dim` and the metric/element pairing, returning the stored row length.
+pub fn check_params<T: Element>(dim: usize, metric: Metric) -> Result<(usize, Kernel<T>)> {
+  if dim == 0 || dim > MAX_DIM {
+    return Err(Error::invalid_argument(format!(
+      "dim must be an integer in 1..={MAX_DIM}, got {dim}"
+    )));
+  }
+  let kernel = T::kernel(metric)?;
+  Ok((T::row_len(dim)?, kernel))
+}
+
+/// Checks a requested `k`.
+pub fn check_k(k: usize) -> Result<()> {
+  if k == 0 {
+    return Err(Error::invalid_argument("k must be a positive integer, got 0"));
+  }
+  Ok(())
+}
+
+impl<T: Element> FlatIndex<T> {
+  /// An empty index for vectors of `dim` dimensions compared with `metric`.
+  pub fn new(dim: usize, metric: Metric) -> Result<Self> {
+    let (row_len, kernel) = check_params::<T>(dim, metric)?;
+    Ok(FlatIndex {
+      metric,
+      dim,
+      row_len,
+      kernel,
+      data: Vec::new(),
+      keys: Vec::new(),
+      slots: HashMap::new(),
+    })
+  }
+
+  pub fn metric(&self) -> Metric {
+    self.metric
+  }
+
+  /// Logical dimensions (bits for `hamming`).
+  pub fn dim(&self) -> usize {
+    self.dim
+  }
+
+  /// Stored elements per row (`dim`, or `dim / 8` bytes for `hamming`).
+  pub fn row_len(&self) -> usize {
+    self.row_len
+  }
+
+  pub fn len(&self) -> usize {
+    self.keys.len()
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.keys.is_empty()
+  }
+
+  pub fn contains(&self, key: u64) -> bool {
+    self.slots.contains_key(&key)
+  }
+
+  /// The stored row for `key`.
+  pub fn get(&self, key: u64) -> Option<&[T]> {
+    self.slots.get(&key).map(|&s| self.row(s))
+  }
+
+  /// Keys in storage order.
+  pub fn keys(&self) -> &[u64] {
+    &self.keys
+  }
+
+  /// Adds one vector; with `upsert`, replaces the vector of an existing key instead of failing.
+  pub fn add(&mut self, key: u64, vector: &[T], upsert: bool) -> Result<()> {
+    self.add_batch(&[key], vector, upsert)
+  }
+
+  /// Adds `keys.len()` rows from the row-major `vectors`. All-or-nothing: every key and row is
+  /// checked before anything is stored, so a batch with one bad row leaves the index as it was.
+  pub fn add_batch(&mut self, keys: &[u64], vectors: &[T], upsert: bool) -> Result<()> {
+    self.check_batch(keys, vectors, upsert)?;
+    let new_rows = keys.iter().filter(|k| !self.slots.contains_key(k)).count();
+    self.data.reserve(new_rows * self.row_len);
+    self.keys.reserve(new_rows);
+    self.slots.reserve(new_rows);
+    for (&key, row) in keys.iter().zip(vectors.chunks_exact(self.row_len)) {
+      match self.slots.get(&key) {
+        Some(&slot) => self.data[slot * self.row_len..(slot + 1) * self.row_len].copy_from_slice(row),
+        None => {
+          self.slots.insert(key, self.keys.len());
+          self.keys.push(key);
+          self.data.extend_from_slice(row);
+        }
+      }
+    }
+    Ok(())
+  }
+
+  fn check_batch(&self, keys: &[u64], vectors: &[T], upsert: bool) -> Result<()> {
+    let rl = self.row_len;
+    if vectors.len() % rl != 0 {
+      return Err(Error::DimensionMismatch {
+        expected: rl,
+        got: vectors.len() % rl,
+        context: Context::row(vectors.len() / rl),
+      });
+    }
+    let rows = vectors.len() / rl;
+    if rows != keys.len() {
+      return Err(Error::invalid_argument(format!(
+        "got {} keys for {rows} vectors; expected one key per vector",
+        keys.len()
+      )));
+    }
+    for (i, &k) in keys.iter().enumerate() {
+      check_key(k, Context::row(i))?;
+    }
+    // Validation is the only per-row work of an add, so it is what the pool parallelises; the first
+    // bad row (by position) is the one reported, whatever the scheduling.
+    if let Some(bad) = vectors
+      .par_chunks(rl)
+      .position_first(|row| T::validate(row, Context::NONE).is_err())
+    {
+      T::validate(&vectors[bad * rl..(bad + 1) * rl], Context::row(bad))?;
+    }
+    let mut seen = HashSet::with_capacity(keys.len());
+    for &k in keys {
+      if !seen.insert(k) {
+        return Err(Error::DuplicateKey {
+          key: k,
+          reason: "it appears more than once in this batch",
+        });
+      }
+      if !upsert && self.slots.contains_key(&k) {
+        return Err(Error::DuplicateKey {
+          key: k,
+          reason: "it is already in the index (pass upsert to replace its vector)",
+        });
+      }
+    }
+    Ok(())
+  }
+
+  /// Removes `key`; returns whether it was present.
+  pub fn remove(&mut self, key: u64) -> bool {
+    let Some(slot) = self.slots.remove(&key) else {
+      return false;
+    };
+    let last = self.keys.len() - 1;
+    if slot != last {
+      let moved = self.keys[last];
+      self.keys[slot] = moved;
+      self.data.copy_within(
+        last * self.row_len..(last + 1) * self.row_len,
+        slot * self.row_len,
+      );
+      self.slots.insert(moved, slot);
+    }
+    self.keys.truncate(last);
+    self.data.truncate(last * self.row_len);
+    true
+  }
+
+  /// Bytes held, by part (capacity, not length: what the process actually pays).
+  pub fn memory_usage(&self) -> MemoryUsage {
+    let vectors = self.data.capacity() * std::mem::size_of::<T>();
+    // hashbrown stores (key, slot) pairs plus one control byte per bucket.
+    let map = self.slots.capacity() * (std::mem::size_of::<(u64, usize)>() + 1);
+    let keys = self.keys.capacity() * std::mem::size_of::<u64>() + map;
+    MemoryUsage {
+      vectors,
+      keys,
+      total: vectors + keys + std::mem::size_of::<Self>(),
+    }
+  }
+
+  /// The `k` nearest neighbours of `query`, nearest first, optionally only among `allow` (keys not
+  /// in the index are ignored).
+  pub fn search(&self, query: &[T], k: usize, allow: Option<&[u64]>) -> Result<Vec<Neighbor>> {
+    let r = self.search_batch(query, k, allow)?;
+    let n = r.counts.first().map_or(0, |&c| c as usize);
+    Ok(
+      r.keys[..n]
+        .iter()
+        .zip(&r.distances[..n])
+        .map(|(&key, &distance)| Neighbor { key, distance })
+        .collect(),
+    )
+  }
+
+  /// The `k` nearest neighbours of each row of `queries` (row-major), in one flat result.
+  pub fn search_batch(&self, queries: &[T], k: usize, allow: Option<&[u64]>) -> Result<BatchResult> {
+    check_k(k)?;
+    let rl = self.row_len;
+    if queries.is_empty() || queries.len() % rl != 0 {
+      return Err(Error::DimensionMismatch {
+        expected: rl,
+        got: if queries.is_empty() { 0 } else { queries.len() % rl },
+        context: if queries.is_empty() {
+          Context::NONE
+        } else {
+          Context::row(queries.len() / rl)
+        },
+      });
+    }
+    for (i, q) in queries.chunks_exact(rl).enumerate() {
+      T::validate(q, Context::row(i))?;
+    }
+    let nq = queries.len() / rl;
+    let candidates: Option<Vec<usize>> = allow.map(|keys| {
+      let mut s: Vec<usize> = keys.iter().filter_map(|k| self.slots.get(k).copied()).collect();
+      // Sorted slots read the buffer front to back; dedup makes a repeated allowed key count once.
+      s.sort_unstable();
+      s.dedup();
+      s
+    });
+    let n_cand = candidates.as_ref().map_or(self.len(), Vec::len);
+    let k_eff = k.min(n_cand);
+    let mut out = BatchResult {
+      k: k_eff,
+      keys: vec![u64::MAX; nq * k_eff],
+      distances: vec![f32::INFINITY; nq * k_eff],
+      counts: vec![0; nq],
+    };
+    if k_eff == 0 {
+      return Ok(out);
+    }
+
+    let blocks = nq.div_ceil(QUERY_TILE);
+    let threads = rayon::current_num_threads().max(1);
+    // Enough row ranges that blocks × ranges keeps every thread busy, but none smaller than
+    // MIN_ROWS_PER_TASK.
+    let ranges = (threads * 2)
+      .div_ceil(blocks)
+      .min(n_cand.div_ceil(MIN_ROWS_PER_TASK))
+      .max(1);
+    let per_range = n_cand.div_ceil(ranges);
+    let tasks: Vec<(usize, usize)> = (0..blocks)
+      .flat_map(|b| (0..ranges).map(move |r| (b, r)))
+      .collect();
+    let partials: Vec<(usize, Vec<TopK>)> = tasks
+      .into_par_iter()
+      .map(|(b, r)| {
+        let qs = &queries[b * QUERY_TILE * rl..((b + 1) * QUERY_TILE * rl).min(queries.len())];
+        let lo = r * per_range;
+        let hi = ((r + 1) * per_range).min(n_cand);
+        let tops = match &candidates {
+          None => self.scan_tile(qs, k_eff, lo..hi),
+          Some(slots) => self.scan_tile(qs, k_eff, slots[lo.min(hi)..hi].iter().copied()),
+        };
+        (b, tops)
+      })
+      .collect();
+
+    let mut merged: Vec<Option<TopK>> = (0..nq).map(|_| None).collect();
+    for (b, tops) in partials {
+      for (i, t) in tops.into_iter().enumerate() {
+        let q = b * QUERY_TILE + i;
+        match &mut merged[q] {
+          Some(m) => m.merge(t),
+          slot @ None => *slot = Some(t),
+        }
+      }
+    }
+    for (q, top) in merged.into_iter().enumerate() {
+      let sorted = top.map(TopK::into_sorted).unwrap_or_default();
+      out.counts[q] = sorted.len() as u32;
+      for (j, nb) in sorted.into_iter().enumerate() {
+        out.keys[q * k_eff + j] = nb.key;
+        out.distances[q * k_eff + j] = nb.distance;
+      }
+    }
+    Ok(out)
+  }
+
+  #[inline]
+  fn row(&self, slot: usize) -> &[T] {
+    &self.data[slot * self.row_len..(slot + 1) * self.row_len]
+  }
+
+  fn scan_tile(&self, queries: &[T], k: usize, slots: impl Iterator<Item = usize>) -> Vec<TopK> {
+    let qs: Vec<&[T]> = queries.chunks_exact(self.row_len).collect();
+    let mut tops: Vec<TopK> = qs.iter().map(|_| TopK::new(k)).collect();
+    let kernel = self.kernel;
+    for slot in slots {
+      let row = self.row(slot);
+      let key = self.keys[slot];
+      for (q, top) in qs.iter().zip(tops.iter_mut()) {
+        top.push(key, kernel(q, row));
+      }
+    }
+    tops
+  }
+}
+
+/// Converts a `k` received as a JS number: a positive integer (fractions, NaN and ±Infinity refused).
+pub fn k_from_f64(k: f64) -> Result<usize> {
+  if k.fract() == 0.0 && k >= 1.0 && k <= u32::MAX as f64 {
+    Ok(k as usize)
+  } else {
+    Err(Error::invalid_argument(format!(
+      "k must be a positive integer, got {k}"
+    )))
+  }
+}

@@ -1,0 +1,28 @@
+//! # ferrovec-core
+//!
+//! The engine behind ferrovec: SIMD distance kernels ([`metric`], through simsimd) and exact search
+//! ([`flat::FlatIndex`]). Pure Rust with no Node dependency; the napi-rs binding in `ferrovec-node`
+//! only converts arguments and schedules work.
+//!
+//! Contracts kept everywhere in this crate:
+//! - distances are smaller-is-closer (see [`metric`] for each metric's definition);
+//! - nothing derived from user input panics: every failure is an [`Error`] with a stable
+//!   [`Error::code`], and a failed call leaves the index as it was.
+
+#![deny(clippy::all)]
+
+pub mod error;
+pub mod flat;
+pub mod keys;
+pub mod metric;
+pub mod topk;
+
+pub use error::{Error, Result};
+pub use flat::{BatchResult, FlatIndex, MemoryUsage};
+pub use metric::{Element, Metric};
+pub use topk::Neighbor;
+
+/// Threads in the pool that parallel batch work runs on.
+pub fn threads() -> usize {
+  rayon::current_num_threads()
+}

@@ -1,0 +1,327 @@
+//! Distance kernels. This is the only module that calls `simsimd`.
+//!
+//! Every distance is *smaller-is-closer*:
+//!
+//! | metric    | element       | distance                          | range     |
+//! |-----------|---------------|-----------------------------------|-----------|
+//! | `cosine`  | `f32`         | `1 − a·b / (‖a‖‖b‖)`              | `[0, 2]`  |
+//! | `dot`     | `f32`         | `1 − a·b` (hnswlib's `ip`)        | unbounded |
+//! | `l2`      | `f32`         | `Σ (aᵢ − bᵢ)²` (squared)          | `[0, ∞)`  |
+//! | `hamming` | packed `u8`   | number of differing bits          | `[0, 8n]` |
+//!
+//! Cosine with a zero vector is defined, never NaN: two zero vectors are at distance `0` (they are
+//! identical), and a zero vector is at distance `1` from any non-zero vector (no similarity either way).
+//! That matches simsimd's own normalisation, and [`reference`] spells it out for the tests.
+//!
+//! Kernels are resolved once per index ([`Element::kernel`]) into a plain function pointer, so the
+//! hot loops never branch on the metric. simsimd picks the widest SIMD backend the CPU offers at run
+//! time (dynamic dispatch); [`capabilities`] reports which.
+
+use std::fmt;
+use std::str::FromStr;
+
+use simsimd::{BinarySimilarity, SpatialSimilarity};
+
+use crate::error::{Context, Error, Result};
+
+/// A distance function over two rows of equal length.
+pub type Kernel<T> = fn(&[T], &[T]) -> f32;
+
+/// The distance an index measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+  Cosine,
+  Dot,
+  L2,
+  Hamming,
+}
+
+impl Metric {
+  pub const ALL: [Metric; 4] = [Metric::Cosine, Metric::Dot, Metric::L2, Metric::Hamming];
+
+  /// The name used at every layer (`"cosine"`, `"dot"`, `"l2"`, `"hamming"`).
+  pub fn name(self) -> &'static str {
+    match self {
+      Metric::Cosine => "cosine",
+      Metric::Dot => "dot",
+      Metric::L2 => "l2",
+      Metric::Hamming => "hamming",
+    }
+  }
+
+  /// Whether the metric works on bit-packed bytes rather than `f32` components.
+  pub fn is_binary(self) -> bool {
+    matches!(self, Metric::Hamming)
+  }
+}
+
+impl FromStr for Metric {
+  type Err = Error;
+  fn from_str(s: &str) -> Result<Self> {
+    match s {
+      "cosine" => Ok(Metric::Cosine),
+      "dot" => Ok(Metric::Dot),
+      "l2" => Ok(Metric::L2),
+      "hamming" => Ok(Metric::Hamming),
+      other => Err(Error::UnknownMetric {
+        got: other.to_owned(),
+      }),
+    }
+  }
+}
+
+impl fmt::Display for Metric {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str(self.name())
+  }
+}
+
+// simsimd returns `None` only when the slice lengths differ; every caller has checked them, so the
+// NaN fallback is unreachable in practice and still never panics.
+fn cosine_f32(a: &[f32], b: &[f32]) -> f32 {
+  // Rounding in the SIMD normalisation can put identical vectors a hair below 0 or opposite ones
+  // above 2; clamping keeps the documented range.
+  <f32 as SpatialSimilarity>::cos(a, b).map_or(f32::NAN, |d| d.clamp(0.0, 2.0) as f32)
+}
+
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+  // simsimd's `dot` is the raw inner product; the distance is its complement.
+  <f32 as SpatialSimilarity>::dot(a, b).map_or(f32::NAN, |p| (1.0 - p) as f32)
+}
+
+fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
+  f32::l2sq(a, b).map_or(f32::NAN, |d| d as f32)
+}
+
+fn hamming_u8(a: &[u8], b: &[u8]) -> f32 {
+  u8::hamming(a, b).map_or(f32::NAN, |d| d as f32)
+}
+
+/// A component type that rows of an index are made of.
+pub trait Element: Copy + Send + Sync + Default + fmt::Debug + 'static {
+  /// Human name of the storage, for messages (`"f32"`, `"packed bits"`).
+  const NAME: &'static str;
+
+  /// Resolves the kernel for `metric`, or explains why this element type cannot use it.
+  fn kernel(metric: Metric) -> Result<Kernel<Self>>;
+
+  /// Number of stored elements for a vector of `dim` logical dimensions.
+  fn row_len(dim: usize) -> Result<usize>;
+
+  /// Checks one row's values; `Ok` for any row that is safe to index.
+  fn validate(row: &[Self], context: Context) -> Result<()>;
+}
+
+impl Element for f32 {
+  const NAME: &'static str = "f32";
+
+  fn kernel(metric: Metric) -> Result<Kernel<f32>> {
+    match metric {
+      Metric::Cosine => Ok(cosine_f32),
+      Metric::Dot => Ok(dot_f32),
+      Metric::L2 => Ok(l2sq_f32),
+      Metric::Hamming => Err(Error::invalid_argument(
+        "metric \"hamming\" works on bit-packed bytes (Uint8Array), not f32 vectors",
+      )),
+    }
+  }
+
+  fn row_len(dim: usize) -> Result<usize> {
+    Ok(dim)
+  }
+
+  fn validate(row: &[f32], context: Context) -> Result<()> {
+    // One pass with no early exit vectorises; the slow path only runs to name the culprit.
+    if row.iter().all(|x| x.is_finite()) {
+      return Ok(());
+    }
+    let (i, x) = row
+      .iter()
+      .enumerate()
+      .find(|(_, x)| !x.is_finite())
+      .map_or((0, f32::NAN), |(i, x)| (i, *x));
+    Err(Error::InvalidVector {
+      reason: format!("component {i} is {x}; expected a finite number"),
+      context,
+    })
+  }
+}
+
+impl Element for u8 {
+  const NAME: &'static str = "packed bits";
+
+  fn kernel(metric: Metric) -> Result<Kernel<u8>> {
+    match metric {
+      Metric::Hamming => Ok(hamming_u8),
+      other => Err(Error::invalid_argument(format!(
+        "metric {:?} works on f32 vectors; bit-packed bytes are only compared with \"hamming\"",
+        other.name()
+      ))),
+    }
+  }
+
+  fn row_len(dim: usize) -> Result<usize> {
+    if dim % 8 != 0 {
+      return Err(Error::invalid_argument(format!(
+        "dim for \"hamming\" counts bits and must be a multiple of 8, got {dim}"
+      )));
+    }
+    Ok(dim / 8)
+  }
+
+  fn validate(_row: &[u8], _context: Context) -> Result<()> {
+    Ok(())
+  }
+}
+
+/// Checks two rows for a one-off distance: same non-zero length and valid values.
+fn check_pair<T: Element>(a: &[T], b: &[T]) -> Result<()> {
+  if a.is_empty() {
+    return Err(Error::InvalidVector {
+      reason: "vector is empty".into(),
+      context: Context::NONE,
+    });
+  }
+  if a.len() != b.len() {
+    return Err(Error::DimensionMismatch {
+      expected: a.len(),
+      got: b.len(),
+      context: Context::NONE,
+    });
+  }
+  T::validate(a, Context::NONE)?;
+  T::validate(b, Context::NONE)
+}
+
+/// The distance between two rows under `metric`, after validating both.
+pub fn distance<T: Element>(metric: Metric, a: &[T], b: &[T]) -> Result<f32> {
+  let kernel = T::kernel(metric)?;
+  check_pair(a, b)?;
+  Ok(kernel(a, b))
+}
+
+/// Distances from `query` to each row of `rows` (row-major, `out.len()` rows of `query.len()`),
+/// written into `out`.
+pub fn distances_into<T: Element>(metric: Metric, query: &[T], rows: &[T], out: &mut [f32]) -> Result<()> {
+  let kernel = T::kernel(metric)?;
+  let d = query.len();
+  if d == 0 {
+    return Err(Error::InvalidVector {
+      reason: "query is empty".into(),
+      context: Context::NONE,
+    });
+  }
+  if rows.len() % d != 0 {
+    return Err(Error::DimensionMismatch {
+      expected: d,
+      got: rows.len() % d,
+      context: Context {
+        row: Some(rows.len() / d),
+      },
+    });
+  }
+  if out.len() != rows.len() / d {
+    return Err(Error::invalid_argument(format!(
+      "output has room for {} distances, but there are {} rows",
+      out.len(),
+      rows.len() / d
+    )));
+  }
+  T::validate(query, Context::NONE)?;
+  for (i, row) in rows.chunks_exact(d).enumerate() {
+    T::validate(row, Context::row(i))?;
+  }
+  for (o, row) in out.iter_mut().zip(rows.chunks_exact(d)) {
+    *o = kernel(query, row);
+  }
+  Ok(())
+}
+
+/// Which SIMD backends simsimd uses on this CPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+  /// Backends available and used (e.g. `["haswell", "skylake"]`); `["serial"]` when none.
+  pub backends: Vec<&'static str>,
+  /// Whether simsimd was built with run-time dispatch (true for every shipped build).
+  pub dynamic_dispatch: bool,
+}
+
+/// Reports the SIMD backends simsimd dispatches to on this CPU.
+pub fn capabilities() -> Capabilities {
+  use simsimd::capabilities as c;
+  let table: [(&'static str, bool); 14] = [
+    ("neon", c::uses_neon()),
+    ("neon_f16", c::uses_neon_f16()),
+    ("neon_bf16", c::uses_neon_bf16()),
+    ("neon_i8", c::uses_neon_i8()),
+    ("sve", c::uses_sve()),
+    ("sve_f16", c::uses_sve_f16()),
+    ("sve_bf16", c::uses_sve_bf16()),
+    ("sve_i8", c::uses_sve_i8()),
+    ("haswell", c::uses_haswell()),
+    ("skylake", c::uses_skylake()),
+    ("ice", c::uses_ice()),
+    ("genoa", c::uses_genoa()),
+    ("sapphire", c::uses_sapphire()),
+    ("turin", c::uses_turin()),
+  ];
+  let mut backends: Vec<&'static str> = table.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+  if c::uses_sierra() {
+    backends.push("sierra");
+  }
+  if backends.is_empty() {
+    backends.push("serial");
+  }
+  Capabilities {
+    backends,
+    dynamic_dispatch: c::uses_dynamic_dispatch(),
+  }
+}
+
+/// Plain scalar implementations of every metric, computed in `f64`. They define the semantics the
+/// SIMD kernels must match and are what the tests compare against; never used on a hot path.
+pub mod reference {
+  /// `1 − cos(a, b)`, with the zero-vector rules documented at the top of this module.
+  pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+      let (x, y) = (f64::from(*x), f64::from(*y));
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    if aa == 0.0 && bb == 0.0 {
+      return 0.0;
+    }
+    if aa == 0.0 || bb == 0.0 {
+      return 1.0;
+    }
+    (1.0 - ab / (aa.sqrt() * bb.sqrt())).clamp(0.0, 2.0)
+  }
+
+  /// `1 − a·b`.
+  pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    1.0
+      - a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum::<f64>()
+  }
+
+  /// Squared Euclidean distance.
+  pub fn l2sq(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+      .zip(b)
+      .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+      .sum()
+  }
+
+  /// Number of differing bits.
+  pub fn hamming(a: &[u8], b: &[u8]) -> f64 {
+    a.iter()
+      .zip(b)
+      .map(|(x, y)| f64::from((x ^ y).count_ones()))
+      .sum()
+  }
+}

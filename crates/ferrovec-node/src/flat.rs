@@ -1,0 +1,373 @@
+//! `FlatIndex` binding: argument conversion and task scheduling only.
+//!
+//! Heavy calls are `Task`s: the async method runs `compute` on the libuv pool (where rayon spreads
+//! it over every core), and the `…Sync` twin runs the very same task inline. Tasks copy their typed
+//! array input on the JS thread before scheduling, so JavaScript mutating a buffer while a promise is
+//! pending can never race the worker.
+
+use std::sync::Arc;
+
+use ferrovec_core::error::Context;
+use ferrovec_core::flat::{k_from_f64, BatchResult};
+use ferrovec_core::keys::{key_from_f64, keys_from_f64};
+use ferrovec_core::{Error as CoreError, FlatIndex, Metric};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use parking_lot::RwLock;
+
+use crate::error::{to_js, CoreResultExt};
+use crate::metric::parse_metric;
+
+/// The two storage kinds: f32 vectors, or bit-packed rows for hamming.
+enum AnyFlat {
+  F32(FlatIndex<f32>),
+  Bits(FlatIndex<u8>),
+}
+
+/// Rows copied out of a `Float32Array` or `Uint8Array`.
+pub enum Rows {
+  F32(Vec<f32>),
+  Bits(Vec<u8>),
+}
+
+impl Rows {
+  pub fn copy_from(v: &Either<Float32Array, Uint8Array>) -> Self {
+    match v {
+      Either::A(f) => Rows::F32(f.to_vec()),
+      Either::B(b) => Rows::Bits(b.to_vec()),
+    }
+  }
+}
+
+fn wrong_kind(index_is_binary: bool) -> CoreError {
+  CoreError::InvalidArgument(if index_is_binary {
+    "this index uses \"hamming\" and stores bit-packed rows: pass a Uint8Array".into()
+  } else {
+    "this index stores f32 vectors: pass a Float32Array (Uint8Array is for \"hamming\" indexes)".into()
+  })
+}
+
+/// Dispatches a closure over the index kind with the matching rows, or fails on a kind mismatch.
+macro_rules! with_rows {
+  ($index:expr, $rows:expr, |$idx:ident, $r:ident| $body:expr) => {
+    match ($index, $rows) {
+      (AnyFlat::F32($idx), Rows::F32($r)) => $body,
+      (AnyFlat::Bits($idx), Rows::Bits($r)) => $body,
+      (AnyFlat::F32(_), _) => Err(wrong_kind(false)),
+      (AnyFlat::Bits(_), _) => Err(wrong_kind(true)),
+    }
+  };
+}
+
+/// Sizes of an index's parts in bytes.
+#[napi(object)]
+pub struct MemoryUsage {
+  pub vectors: f64,
+  pub keys: f64,
+  pub total: f64,
+}
+
+/// One query's results, nearest first.
+#[napi(object)]
+pub struct SearchResult {
+  pub keys: Float64Array,
+  pub distances: Float32Array,
+}
+
+/// Many queries' results, flat: query `i` owns slots `i*k .. i*k + counts[i]`.
+#[napi(object)]
+pub struct BatchSearchResult {
+  pub keys: Float64Array,
+  pub distances: Float32Array,
+  pub counts: Uint32Array,
+  pub k: u32,
+}
+
+fn to_js_batch(r: BatchResult) -> BatchSearchResult {
+  // Padding slots are u64::MAX in the core; -1 is the JS-side sentinel (never a valid key).
+  let keys: Vec<f64> = r
+    .keys
+    .iter()
+    .map(|&k| if k == u64::MAX { -1.0 } else { k as f64 })
+    .collect();
+  BatchSearchResult {
+    keys: keys.into(),
+    distances: r.distances.into(),
+    counts: r.counts.into(),
+    k: u32::try_from(r.k).unwrap_or(u32::MAX),
+  }
+}
+
+/// The native exact index. Use the `FlatIndex` class of the TypeScript package, which validates and
+/// normalises input before calling in here.
+#[napi]
+pub struct NativeFlatIndex {
+  inner: Arc<RwLock<AnyFlat>>,
+}
+
+#[napi]
+impl NativeFlatIndex {
+  #[napi(constructor)]
+  pub fn new(env: Env, dim: f64, metric: String) -> Result<Self> {
+    let m = parse_metric(&metric).or_js(&env)?;
+    let dim = dim_from_f64(dim).or_js(&env)?;
+    let inner = if m == Metric::Hamming {
+      AnyFlat::Bits(FlatIndex::new(dim, m).or_js(&env)?)
+    } else {
+      AnyFlat::F32(FlatIndex::new(dim, m).or_js(&env)?)
+    };
+    Ok(NativeFlatIndex {
+      inner: Arc::new(RwLock::new(inner)),
+    })
+  }
+
+  #[napi(getter)]
+  pub fn dim(&self) -> u32 {
+    let d = match &*self.inner.read() {
+      AnyFlat::F32(i) => i.dim(),
+      AnyFlat::Bits(i) => i.dim(),
+    };
+    u32::try_from(d).unwrap_or(u32::MAX)
+  }
+
+  #[napi(getter)]
+  pub fn metric(&self) -> String {
+    match &*self.inner.read() {
+      AnyFlat::F32(i) => i.metric().name().to_owned(),
+      AnyFlat::Bits(i) => i.metric().name().to_owned(),
+    }
+  }
+
+  #[napi(getter)]
+  pub fn size(&self) -> u32 {
+    let n = match &*self.inner.read() {
+      AnyFlat::F32(i) => i.len(),
+      AnyFlat::Bits(i) => i.len(),
+    };
+    u32::try_from(n).unwrap_or(u32::MAX)
+  }
+
+  /// Adds rows (`keys.length` of them, row-major in `vectors`) off the JS thread.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn add_batch(
+    &self,
+    keys: Float64Array,
+    vectors: Either<Float32Array, Uint8Array>,
+    upsert: bool,
+  ) -> AsyncTask<AddBatchTask> {
+    AsyncTask::new(self.add_task(&keys, &vectors, upsert))
+  }
+
+  /// Adds rows on the calling thread.
+  #[napi]
+  pub fn add_batch_sync(
+    &self,
+    env: Env,
+    keys: Float64Array,
+    vectors: Either<Float32Array, Uint8Array>,
+    upsert: bool,
+  ) -> Result<()> {
+    let mut task = self.add_task(&keys, &vectors, upsert);
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  fn add_task(
+    &self,
+    keys: &Float64Array,
+    vectors: &Either<Float32Array, Uint8Array>,
+    upsert: bool,
+  ) -> AddBatchTask {
+    AddBatchTask {
+      inner: self.inner.clone(),
+      keys: keys.to_vec(),
+      rows: Some(Rows::copy_from(vectors)),
+      upsert,
+    }
+  }
+
+  /// Removes `key`; resolves whether it was present.
+  #[napi]
+  pub fn remove(&self, env: Env, key: f64) -> Result<bool> {
+    let key = key_from_f64(key, Context::NONE).or_js(&env)?;
+    Ok(match &mut *self.inner.write() {
+      AnyFlat::F32(i) => i.remove(key),
+      AnyFlat::Bits(i) => i.remove(key),
+    })
+  }
+
+  #[napi]
+  pub fn has(&self, env: Env, key: f64) -> Result<bool> {
+    let key = key_from_f64(key, Context::NONE).or_js(&env)?;
+    Ok(match &*self.inner.read() {
+      AnyFlat::F32(i) => i.contains(key),
+      AnyFlat::Bits(i) => i.contains(key),
+    })
+  }
+
+  /// A copy of the stored vector of `key`, or `undefined`.
+  #[napi]
+  pub fn get(&self, env: Env, key: f64) -> Result<Option<Either<Float32Array, Uint8Array>>> {
+    let key = key_from_f64(key, Context::NONE).or_js(&env)?;
+    Ok(match &*self.inner.read() {
+      AnyFlat::F32(i) => i.get(key).map(|r| Either::A(r.to_vec().into())),
+      AnyFlat::Bits(i) => i.get(key).map(|r| Either::B(r.to_vec().into())),
+    })
+  }
+
+  /// Every key, in storage order.
+  #[napi]
+  pub fn keys(&self) -> Float64Array {
+    let keys: Vec<f64> = match &*self.inner.read() {
+      AnyFlat::F32(i) => i.keys().iter().map(|&k| k as f64).collect(),
+      AnyFlat::Bits(i) => i.keys().iter().map(|&k| k as f64).collect(),
+    };
+    keys.into()
+  }
+
+  #[napi]
+  pub fn memory_usage(&self) -> MemoryUsage {
+    let m = match &*self.inner.read() {
+      AnyFlat::F32(i) => i.memory_usage(),
+      AnyFlat::Bits(i) => i.memory_usage(),
+    };
+    MemoryUsage {
+      vectors: m.vectors as f64,
+      keys: m.keys as f64,
+      total: m.total as f64,
+    }
+  }
+
+  /// The `k` nearest neighbours of one query, optionally among the keys in `allow` only.
+  #[napi]
+  pub fn search(
+    &self,
+    env: Env,
+    query: Either<Float32Array, Uint8Array>,
+    k: f64,
+    allow: Option<Float64Array>,
+  ) -> Result<SearchResult> {
+    let mut task = self.search_task(&query, k, allow.as_ref());
+    let out = task.compute()?;
+    let r = task.resolve(env, out)?;
+    let n = r.counts.first().copied().unwrap_or(0) as usize;
+    Ok(SearchResult {
+      keys: r.keys[..n].to_vec().into(),
+      distances: r.distances[..n].to_vec().into(),
+    })
+  }
+
+  /// The `k` nearest neighbours of each row of `queries`, off the JS thread.
+  #[napi(ts_return_type = "Promise<BatchSearchResult>")]
+  pub fn search_batch(
+    &self,
+    queries: Either<Float32Array, Uint8Array>,
+    k: f64,
+    allow: Option<Float64Array>,
+  ) -> AsyncTask<SearchBatchTask> {
+    AsyncTask::new(self.search_task(&queries, k, allow.as_ref()))
+  }
+
+  /// The `k` nearest neighbours of each row of `queries`, on the calling thread.
+  #[napi]
+  pub fn search_batch_sync(
+    &self,
+    env: Env,
+    queries: Either<Float32Array, Uint8Array>,
+    k: f64,
+    allow: Option<Float64Array>,
+  ) -> Result<BatchSearchResult> {
+    let mut task = self.search_task(&queries, k, allow.as_ref());
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  fn search_task(
+    &self,
+    queries: &Either<Float32Array, Uint8Array>,
+    k: f64,
+    allow: Option<&Float64Array>,
+  ) -> SearchBatchTask {
+    SearchBatchTask {
+      inner: self.inner.clone(),
+      queries: Rows::copy_from(queries),
+      k,
+      allow: allow.map(|a| a.to_vec()),
+    }
+  }
+}
+
+fn dim_from_f64(dim: f64) -> ferrovec_core::Result<usize> {
+  if dim.fract() == 0.0 && dim >= 1.0 && dim <= u32::MAX as f64 {
+    Ok(dim as usize)
+  } else {
+    Err(CoreError::InvalidArgument(format!(
+      "dim must be a positive integer, got {dim}"
+    )))
+  }
+}
+
+pub struct AddBatchTask {
+  inner: Arc<RwLock<AnyFlat>>,
+  keys: Vec<f64>,
+  rows: Option<Rows>,
+  upsert: bool,
+}
+
+impl Task for AddBatchTask {
+  // The domain result travels to `resolve`, which runs on the JS thread and can build a coded error.
+  type Output = ferrovec_core::Result<()>;
+  type JsValue = ();
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    let keys = match keys_from_f64(&self.keys) {
+      Ok(k) => k,
+      Err(e) => return Ok(Err(e)),
+    };
+    let Some(rows) = self.rows.take() else {
+      return Ok(Err(CoreError::InvalidArgument("add task already ran".into())));
+    };
+    let upsert = self.upsert;
+    let mut index = self.inner.write();
+    Ok(with_rows!(&mut *index, &rows, |idx, r| idx.add_batch(&keys, r, upsert)))
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {
+    output.map_err(|e| to_js(&env, e))
+  }
+}
+
+pub struct SearchBatchTask {
+  inner: Arc<RwLock<AnyFlat>>,
+  queries: Rows,
+  k: f64,
+  allow: Option<Vec<f64>>,
+}
+
+impl Task for SearchBatchTask {
+  type Output = ferrovec_core::Result<BatchResult>;
+  type JsValue = BatchSearchResult;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    Ok(self.run())
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<BatchSearchResult> {
+    output.map(to_js_batch).map_err(|e| to_js(&env, e))
+  }
+}
+
+impl SearchBatchTask {
+  fn run(&self) -> ferrovec_core::Result<BatchResult> {
+    let k = k_from_f64(self.k)?;
+    // Unknown allowed keys are simply not candidates, but malformed ones (negative, fractional) are
+    // a caller bug worth reporting.
+    let allow = self.allow.as_deref().map(keys_from_f64).transpose()?;
+    let index = self.inner.read();
+    with_rows!(&*index, &self.queries, |idx, q| idx.search_batch(
+      q,
+      k,
+      allow.as_deref()
+    ))
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Every error ferrovec throws is a {@link FerrovecError} with a stable `code`. Codes are API: new
+ * ones may be added, existing ones never change meaning. Subclasses group codes by what the caller
+ * can do about them.
+ */
+
+/** Codes of errors about the caller's input. */
+export type InvalidInputCode =
+  | 'ERR_DIMENSION_MISMATCH'
+  | 'ERR_INVALID_VECTOR'
+  | 'ERR_INVALID_KEY'
+  | 'ERR_UNKNOWN_METRIC'
+  | 'ERR_INVALID_ARGUMENT'
+
+/** Every code a {@link FerrovecError} can carry. */
+export type ErrorCode = InvalidInputCode | 'ERR_DUPLICATE_KEY' | 'ERR_NATIVE'
+
+const INVALID_INPUT = new Set<string>([
+  'ERR_DIMENSION_MISMATCH',
+  'ERR_INVALID_VECTOR',
+  'ERR_INVALID_KEY',
+  'ERR_UNKNOWN_METRIC',
+  'ERR_INVALID_ARGUMENT',
+])
+
+/** Base class of all ferrovec errors. */
+export class FerrovecError extends Error {
+  readonly code: ErrorCode
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+
+  override get name(): string {
+    return this.constructor.name
+  }
+}
+
+/** The input was malformed: wrong dimension, NaN/Infinity, bad key, bad `k`, unknown metric, … */
+export class InvalidInputError extends FerrovecError {
+  declare readonly code: InvalidInputCode
+  constructor(code: InvalidInputCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
+
+/** A key was added that is already present (pass `{ upsert: true }` to replace), or repeated in one batch. */
+export class DuplicateKeyError extends FerrovecError {
+  declare readonly code: 'ERR_DUPLICATE_KEY'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DUPLICATE_KEY', message, options)
+  }
+}
+
+/** Builds the error class that belongs to `code`. */
+export function errorFor(code: string, message: string, cause?: unknown): FerrovecError {
+  const options = cause === undefined ? undefined : { cause }
+  if (INVALID_INPUT.has(code)) return new InvalidInputError(code as InvalidInputCode, message, options)
+  if (code === 'ERR_DUPLICATE_KEY') return new DuplicateKeyError(message, options)
+  return new FerrovecError('ERR_NATIVE', `${code}: ${message}`, options)
+}
+
+/**
+ * Re-throws an error from the native binding as the matching {@link FerrovecError} subclass. The
+ * binding already puts the core's code on `err.code`; this gives it a class and a clean stack.
+ * Errors without an `ERR_` code (a user's own filter throwing, say) pass through untouched.
+ */
+export function fromNative(err: unknown): unknown {
+  if (err instanceof FerrovecError) return err
+  if (err instanceof Error) {
+    const code: unknown = (err as Error & { code?: unknown }).code
+    if (typeof code === 'string' && code.startsWith('ERR_')) return errorFor(code, err.message)
+  }
+  return err
+}
+
+/** Runs a synchronous native call, translating its errors. */
+export function callNative<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
+/** Awaits an asynchronous native call, translating its errors. */
+export async function awaitNative<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
+/** Shorthand for the most common throw. */
+export function invalid(code: InvalidInputCode, message: string): InvalidInputError {
+  return new InvalidInputError(code, message)
+}

@@ -1,0 +1,16 @@
+// Public API of ferrovec: a curated list, so nothing internal leaks by accident.
+export { FlatIndex } from './flat.js'
+export type {
+  AddOptions,
+  BatchSearchResult,
+  FlatIndexOptions,
+  MemoryUsage,
+  SearchOptions,
+  SearchResult,
+} from './flat.js'
+export { distance, distances, nativeInfo, METRICS } from './metric.js'
+export type { InputOf, Metric, VectorOf } from './metric.js'
+export type { NativeInfo } from './native.js'
+export { DuplicateKeyError, FerrovecError, InvalidInputError } from './errors.js'
+export type { ErrorCode, InvalidInputCode } from './errors.js'
+export type { BinaryVectorLike, Key, KeyFilter, KeysLike, VectorLike } from './vectors.js'
