@@ -1,8 +1,9 @@
 //! # ferrovec-core
 //!
-//! The engine behind ferrovec: SIMD distance kernels ([`metric`], through simsimd) and exact search
-//! ([`flat::FlatIndex`]). Pure Rust with no Node dependency; the napi-rs binding in `ferrovec-node`
-//! only converts arguments and schedules work.
+//! The engine behind ferrovec: SIMD distance kernels ([`metric`], through simsimd), exact search
+//! ([`flat::FlatIndex`]) and approximate search over an HNSW graph ([`hnsw::HnswIndex`]). Pure Rust
+//! with no Node dependency; the napi-rs binding in `ferrovec-node` only converts arguments and
+//! schedules work.
 //!
 //! Contracts kept everywhere in this crate:
 //! - distances are smaller-is-closer (see [`metric`] for each metric's definition);
@@ -13,12 +14,14 @@
 
 pub mod error;
 pub mod flat;
+pub mod hnsw;
 pub mod keys;
 pub mod metric;
 pub mod topk;
 
 pub use error::{Error, Result};
 pub use flat::{BatchResult, FlatIndex, MemoryUsage};
+pub use hnsw::{HnswIndex, HnswParams, SearchStats};
 pub use metric::{Element, Metric};
 pub use topk::Neighbor;
 

@@ -1,0 +1,297 @@
+//! Insertion (HNSW paper, algorithm 1), level sampling, and compaction.
+//!
+//! Inserting runs under the index's *read* lock: the node's vector and empty lists were already
+//! stored by the serial phase of `add_batch`, so linking only rewrites neighbour lists, each under its
+//! own node lock. Several inserts (rayon workers) and any number of searches run at once; none of them
+//! holds anything global while computing distances, except an insert that raises the top level, which
+//! holds `top_lock` (as hnswlib does) so two new top nodes cannot race for the entry point.
+
+use super::graph::{Graph, MAX_LEVEL};
+use super::visited::{Cand, Scratch};
+use super::{Entry, HnswIndex};
+use crate::metric::{Element, Kernel};
+
+/// SplitMix64: tiny, seedable, and good enough for level sampling. Kept in-crate so the engine has
+/// no RNG dependency and the stream never changes under a dependency upgrade (levels are part of
+/// what makes a seeded build reproducible).
+#[derive(Debug, Clone)]
+pub(crate) struct SplitMix64(u64);
+
+impl SplitMix64 {
+  pub fn new(seed: u64) -> Self {
+    SplitMix64(seed)
+  }
+
+  pub fn next_u64(&mut self) -> u64 {
+    self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = self.0;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+  }
+
+  /// Uniform in (0, 1]: never 0, so `ln` is finite.
+  pub fn next_unit(&mut self) -> f64 {
+    ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+  }
+
+  /// A level from the paper's exponential distribution: ⌊−ln(U)·mL⌋ with mL = 1/ln(m).
+  pub fn level(&mut self, ml: f64) -> u8 {
+    let l = (-self.next_unit().ln() * ml).floor();
+    if l >= f64::from(MAX_LEVEL) {
+      MAX_LEVEL
+    } else {
+      l as u8
+    }
+  }
+}
+
+impl<T: Element> HnswIndex<T> {
+  /// Links `q` (already stored, with its level) into the graph. Also used to re-link an upserted
+  /// node: its lists are replaced, and links other nodes hold to it stay (they still lead to it).
+  pub(crate) fn insert(&self, g: &Graph<T>, q: u32, s: &mut Scratch) {
+    let kernel = self.kernel;
+    let level = g.level(q);
+    let vq = g.vector(q);
+
+    // The first node becomes the entry point; `top_lock` makes "first" well defined when several
+    // workers start on an empty index.
+    let mut entry = *self.entry.read();
+    let mut _top_guard = None;
+    if entry.is_none_or(|e| level > usize::from(e.level)) {
+      _top_guard = Some(self.top_lock.lock());
+      entry = *self.entry.read();
+      if entry.is_none() {
+        *self.entry.write() = Some(Entry {
+          node: q,
+          level: level as u8,
+        });
+        return;
+      }
+    }
+    let Some(ep) = entry else { return };
+    let top = usize::from(ep.level);
+
+    let mut cur = Cand {
+      d: kernel(vq, g.vector(ep.node)),
+      id: ep.node,
+    };
+    for lc in (level + 1..=top).rev() {
+      cur = g.greedy(kernel, vq, cur, lc, s);
+    }
+
+    // What `q`'s lists held before this insert: empty for a new node, the old links of an upserted
+    // one. Anything else found there when `q` writes its own list was added meanwhile by a
+    // concurrent insert, and must be kept (see `set_own_links`).
+    let before: Vec<Vec<u32>> = (0..=level)
+      .map(|lc| {
+        let mut v = Vec::new();
+        g.neighbours_into(q, lc, &mut v);
+        v
+      })
+      .collect();
+
+    // Never link to a deleted node (wasted edge) or to itself (an upserted node's old position).
+    let accept = |id: u32| id != q && !g.is_deleted(id);
+    let mut entries = vec![cur];
+    let mut found: Vec<Cand> = Vec::new();
+    let mut chosen: Vec<u32> = Vec::new();
+    for lc in (0..=level.min(top)).rev() {
+      g.search_layer(kernel, vq, &entries, self.ef_construction, lc, &accept, s);
+      found.clear();
+      found.extend(s.results.drain());
+      found.sort_unstable();
+      g.select_heuristic(kernel, &found, self.m, &mut chosen);
+      self.set_own_links(g, q, lc, &found, &mut chosen, &before[lc], s);
+      for &n in &chosen {
+        self.add_link(g, n, q, lc, s);
+      }
+      if !found.is_empty() {
+        entries.clear();
+        entries.extend_from_slice(&found);
+      }
+    }
+
+    if level > top {
+      *self.entry.write() = Some(Entry {
+        node: q,
+        level: level as u8,
+      });
+    }
+  }
+
+  /// Writes `q`'s own list on `level`: the `chosen` neighbours, plus any link another insert added to
+  /// `q` since this insert began. Overwriting those would be a lost update: a node inserted
+  /// concurrently can reach `q` through an upper level, find `q`'s lower list still empty, link to
+  /// `q` alone and rely on the reverse link `q → it` for being reachable; dropping that link orphans
+  /// it (measured: a handful of unreachable nodes per few thousand in parallel builds before this).
+  /// If the union exceeds the level's capacity it is pruned with the same heuristic.
+  #[allow(clippy::too_many_arguments)]
+  fn set_own_links(
+    &self,
+    g: &Graph<T>,
+    q: u32,
+    level: usize,
+    found: &[Cand],
+    chosen: &mut Vec<u32>,
+    before: &[u32],
+    s: &mut Scratch,
+  ) {
+    let kernel = self.kernel;
+    let _lock = g.locks[q as usize].lock();
+    g.neighbours_locked(q, level, &mut s.buf);
+    let extra: Vec<u32> = s
+      .buf
+      .iter()
+      .copied()
+      .filter(|id| !before.contains(id) && !chosen.contains(id) && *id != q)
+      .collect();
+    if extra.is_empty() {
+      g.set_neighbours_locked(q, level, chosen);
+      return;
+    }
+    let cap = g.cap_at(level);
+    if chosen.len() + extra.len() <= cap {
+      chosen.extend_from_slice(&extra);
+      g.set_neighbours_locked(q, level, chosen);
+      return;
+    }
+    let vq = g.vector(q);
+    let mut cands: Vec<Cand> = chosen
+      .iter()
+      .map(|&id| {
+        found
+          .iter()
+          .find(|c| c.id == id)
+          .copied()
+          .unwrap_or_else(|| Cand {
+            d: kernel(vq, g.vector(id)),
+            id,
+          })
+      })
+      .chain(extra.iter().map(|&id| Cand {
+        d: kernel(vq, g.vector(id)),
+        id,
+      }))
+      .collect();
+    cands.sort_unstable();
+    g.select_heuristic(kernel, &cands, cap, chosen);
+    g.set_neighbours_locked(q, level, chosen);
+  }
+
+  /// Adds the reverse link `n → q` on `level`, pruning `n`'s list with the heuristic when full.
+  /// Distances are computed under `n`'s lock only (a per-node lock, never a global one).
+  fn add_link(&self, g: &Graph<T>, n: u32, q: u32, level: usize, s: &mut Scratch) {
+    let kernel = self.kernel;
+    let cap = g.cap_at(level);
+    let _lock = g.locks[n as usize].lock();
+    g.neighbours_locked(n, level, &mut s.buf);
+    if s.buf.contains(&q) {
+      return;
+    }
+    if s.buf.len() < cap {
+      s.buf.push(q);
+      g.set_neighbours_locked(n, level, &s.buf);
+      return;
+    }
+    let vn = g.vector(n);
+    let mut cands: Vec<Cand> = s
+      .buf
+      .iter()
+      .chain(std::iter::once(&q))
+      .map(|&id| Cand {
+        d: kernel(vn, g.vector(id)),
+        id,
+      })
+      .collect();
+    cands.sort_unstable();
+    let mut chosen = Vec::with_capacity(cap);
+    g.select_heuristic(kernel, &cands, cap, &mut chosen);
+    g.set_neighbours_locked(n, level, &chosen);
+  }
+}
+
+/// Builds a graph holding only the live nodes of `old`, in slot order, with every list that pointed
+/// at a deleted node repaired: its candidates become its live neighbours plus the live neighbours of
+/// its deleted neighbours (the nodes the deleted one was routing to), pruned with the heuristic.
+/// Lists without deleted neighbours are kept as they are (renumbered).
+///
+/// Returns the new graph and the map old slot → new slot (`u32::MAX` for dropped slots).
+pub(crate) fn compact_graph<T: Element>(
+  old: &Graph<T>,
+  kernel: Kernel<T>,
+  threads_one: bool,
+) -> (Graph<T>, Vec<u32>) {
+  use rayon::prelude::*;
+
+  let mut remap = vec![u32::MAX; old.len];
+  let mut live = Vec::new();
+  for slot in 0..old.len as u32 {
+    if !old.is_deleted(slot) {
+      remap[slot as usize] = live.len() as u32;
+      live.push(slot);
+    }
+  }
+  let mut new = Graph::new(old.row_len, old.m, live.len().max(16));
+  for &slot in &live {
+    new.push(
+      old.keys[slot as usize],
+      old.vector(slot),
+      old.levels[slot as usize],
+    );
+  }
+
+  // Each node's new lists depend only on `old`, so the repair is parallel and still deterministic.
+  let repair = |&slot: &u32| -> Vec<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    let mut buf2 = Vec::new();
+    for level in 0..=old.level(slot) {
+      old.neighbours_into(slot, level, &mut buf);
+      let mut list: Vec<u32>;
+      if buf.iter().all(|&n| !old.is_deleted(n)) {
+        list = buf.iter().map(|&n| remap[n as usize]).collect();
+      } else {
+        let mut ids: Vec<u32> = Vec::new();
+        for &n in &buf {
+          if !old.is_deleted(n) {
+            ids.push(n);
+          } else {
+            old.neighbours_into(n, level, &mut buf2);
+            ids.extend(buf2.iter().copied().filter(|&x| x != slot && !old.is_deleted(x)));
+          }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let vs = old.vector(slot);
+        let mut cands: Vec<Cand> = ids
+          .into_iter()
+          .map(|id| Cand {
+            d: kernel(vs, old.vector(id)),
+            id,
+          })
+          .collect();
+        cands.sort_unstable();
+        list = Vec::new();
+        old.select_heuristic(kernel, &cands, old.cap_at(level), &mut list);
+        for id in &mut list {
+          *id = remap[*id as usize];
+        }
+      }
+      list.retain(|&id| id != u32::MAX);
+      out.push(list);
+    }
+    out
+  };
+  let lists: Vec<Vec<Vec<u32>>> = if threads_one {
+    live.iter().map(repair).collect()
+  } else {
+    live.par_iter().map(repair).collect()
+  };
+  for (new_slot, per_level) in lists.iter().enumerate() {
+    for (level, ids) in per_level.iter().enumerate() {
+      new.set_neighbours_locked(new_slot as u32, level, ids);
+    }
+  }
+  (new, remap)
+}

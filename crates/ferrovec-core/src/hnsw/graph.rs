@@ -1,0 +1,209 @@
+//! Graph storage: vectors, keys and neighbour lists in flat, slot-indexed arrays.
+//!
+//! Every node has a dense `u32` slot. All per-node data lives in parallel arrays indexed by slot, and
+//! the neighbour lists are fixed-stride blocks inside two flat `u32` arrays, never `Vec<Vec<_>>`:
+//!
+//! ```text
+//!  slot:          0            1            2            3     ...   (capacity slots allocated)
+//!  vectors:  [ row 0      | row 1      | row 2      | row 3      | ... ]   row_len elements each
+//!  keys:     [ k0         | k1         | k2         | k3         | ... ]   user key per slot
+//!  levels:   [ 0          | 2          | 0          | 1          | ... ]   top level per slot
+//!
+//!  links0 (level 0, stride 1 + m0 = 1 + 2m):
+//!  [ n | id id id .. id ][ n | id id .. id ][ n | id .. id ][ n | id .. id ] ...
+//!    ^ count   slot 0         slot 1           slot 2          slot 3
+//!
+//!  upper_start: [ NONE | 0 | NONE | 2(m+1) | ... ]    first block of each node in links_up
+//!  links_up (stride 1 + m, one block per level above 0, levels 1..=L in order):
+//!  [ n | id .. id ][ n | id .. id ][ n | id .. id ] ...
+//!    slot 1, lvl 1   slot 1, lvl 2   slot 3, lvl 1
+//! ```
+//!
+//! Why this layout: level 0 holds almost every edge and every search ends there, so its lists are one
+//! contiguous fixed-stride array addressed by `slot * (1 + m0)` (one multiply, no pointer chase, no
+//! per-node allocation). Only about 1/m of the nodes have upper levels, so those get variable-size
+//! blocks appended to a second array instead of reserving `max_level * (1 + m)` for everyone. Ids are
+//! `u32` (half the bytes of `usize`, and 4 billion nodes is far past what fits in memory here).
+//!
+//! Link words are `AtomicU32` so that lists can be rewritten through a shared reference while other
+//! threads search: a writer holds the node's lock (`locks[slot]`) while it changes the node's lists,
+//! and a reader takes the same lock while it copies a list out (no distance work under the lock).
+//! Relaxed loads and stores compile to plain moves on x86-64 and AArch64; the lock provides ordering.
+//! Growth (reallocating these arrays) happens only under the index's write lock, see `mod.rs`.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+
+use crate::metric::Element;
+
+/// `upper_start` value of a node that lives on level 0 only.
+pub(crate) const NO_UPPER: u32 = u32::MAX;
+
+/// The highest level a node may get. With m ≥ 2 the chance of drawing a level above 30 is below
+/// 2^-30 per node, so the cap never matters in practice but bounds the storage of any one node.
+pub(crate) const MAX_LEVEL: u8 = 30;
+
+pub(crate) struct Graph<T: Element> {
+  pub row_len: usize,
+  /// Links per node on levels above 0.
+  pub m: usize,
+  /// Links per node on level 0 (2·m).
+  pub m0: usize,
+  /// Slots allocated for (`links0`, `deleted`, `locks` have this many entries; the Vecs reserve it).
+  pub cap: usize,
+  /// Slots in use (live or deleted).
+  pub len: usize,
+  pub vectors: Vec<T>,
+  pub keys: Vec<u64>,
+  pub levels: Vec<u8>,
+  pub deleted: Vec<AtomicBool>,
+  pub links0: Vec<AtomicU32>,
+  pub upper_start: Vec<u32>,
+  pub links_up: Vec<AtomicU32>,
+  pub locks: Vec<Mutex<()>>,
+}
+
+impl<T: Element> Graph<T> {
+  pub fn new(row_len: usize, m: usize, cap: usize) -> Self {
+    let mut g = Graph {
+      row_len,
+      m,
+      m0: 2 * m,
+      cap: 0,
+      len: 0,
+      vectors: Vec::new(),
+      keys: Vec::new(),
+      levels: Vec::new(),
+      deleted: Vec::new(),
+      links0: Vec::new(),
+      upper_start: Vec::new(),
+      links_up: Vec::new(),
+      locks: Vec::new(),
+    };
+    g.reserve_slots(cap);
+    g
+  }
+
+  /// Makes room for `cap` slots in total (never shrinks).
+  pub fn reserve_slots(&mut self, cap: usize) {
+    if cap <= self.cap {
+      return;
+    }
+    let extra = cap - self.len;
+    self.vectors.reserve_exact(extra * self.row_len);
+    self.keys.reserve_exact(extra);
+    self.levels.reserve_exact(extra);
+    self.upper_start.reserve_exact(extra);
+    self.deleted.resize_with(cap, || AtomicBool::new(false));
+    self.locks.resize_with(cap, || Mutex::new(()));
+    self.links0.resize_with(cap * (1 + self.m0), || AtomicU32::new(0));
+    self.cap = cap;
+  }
+
+  /// Appends a node (its lists empty) and returns its slot. The caller has reserved room.
+  pub fn push(&mut self, key: u64, row: &[T], level: u8) -> u32 {
+    if self.len == self.cap {
+      self.reserve_slots((self.cap * 2).max(16));
+    }
+    let slot = self.len as u32;
+    self.vectors.extend_from_slice(row);
+    self.keys.push(key);
+    self.levels.push(level);
+    if level == 0 {
+      self.upper_start.push(NO_UPPER);
+    } else {
+      let start = self.links_up.len() as u32;
+      let words = usize::from(level) * (1 + self.m);
+      self
+        .links_up
+        .resize_with(self.links_up.len() + words, || AtomicU32::new(0));
+      self.upper_start.push(start);
+    }
+    self.len += 1;
+    slot
+  }
+
+  #[inline]
+  pub fn vector(&self, slot: u32) -> &[T] {
+    let s = slot as usize * self.row_len;
+    &self.vectors[s..s + self.row_len]
+  }
+
+  /// Overwrites the vector of an existing slot (upsert; caller holds the write lock).
+  pub fn set_vector(&mut self, slot: u32, row: &[T]) {
+    let s = slot as usize * self.row_len;
+    self.vectors[s..s + self.row_len].copy_from_slice(row);
+  }
+
+  #[inline]
+  pub fn is_deleted(&self, slot: u32) -> bool {
+    self.deleted[slot as usize].load(Relaxed)
+  }
+
+  #[inline]
+  pub fn level(&self, slot: u32) -> usize {
+    usize::from(self.levels[slot as usize])
+  }
+
+  /// Capacity of a list on `level`.
+  #[inline]
+  pub fn cap_at(&self, level: usize) -> usize {
+    if level == 0 {
+      self.m0
+    } else {
+      self.m
+    }
+  }
+
+  /// The words of `slot`'s list on `level`: `[count, id, id, …]`.
+  #[inline]
+  fn list(&self, slot: u32, level: usize) -> &[AtomicU32] {
+    if level == 0 {
+      let s = slot as usize * (1 + self.m0);
+      &self.links0[s..s + 1 + self.m0]
+    } else {
+      let s = self.upper_start[slot as usize] as usize + (level - 1) * (1 + self.m);
+      &self.links_up[s..s + 1 + self.m]
+    }
+  }
+
+  /// Copies `slot`'s neighbours on `level` into `out` (cleared first), under the node's lock.
+  #[inline]
+  pub fn neighbours_into(&self, slot: u32, level: usize, out: &mut Vec<u32>) {
+    out.clear();
+    let list = self.list(slot, level);
+    let _guard = self.locks[slot as usize].lock();
+    let n = (list[0].load(Relaxed) as usize).min(list.len() - 1);
+    out.extend(list[1..=n].iter().map(|w| w.load(Relaxed)));
+  }
+
+  /// Replaces `slot`'s list on `level`. The caller holds `locks[slot]`.
+  pub fn set_neighbours_locked(&self, slot: u32, level: usize, ids: &[u32]) {
+    let list = self.list(slot, level);
+    let n = ids.len().min(list.len() - 1);
+    for (w, &id) in list[1..=n].iter().zip(ids) {
+      w.store(id, Relaxed);
+    }
+    list[0].store(n as u32, Relaxed);
+  }
+
+  /// Reads `slot`'s list on `level` without taking the lock. The caller holds `locks[slot]`.
+  pub fn neighbours_locked(&self, slot: u32, level: usize, out: &mut Vec<u32>) {
+    out.clear();
+    let list = self.list(slot, level);
+    let n = (list[0].load(Relaxed) as usize).min(list.len() - 1);
+    out.extend(list[1..=n].iter().map(|w| w.load(Relaxed)));
+  }
+
+  /// Bytes held by the graph structure (links, levels, flags, locks).
+  pub fn graph_bytes(&self) -> usize {
+    use std::mem::size_of;
+    self.links0.capacity() * size_of::<AtomicU32>()
+      + self.links_up.capacity() * size_of::<AtomicU32>()
+      + self.upper_start.capacity() * size_of::<u32>()
+      + self.levels.capacity()
+      + self.deleted.capacity() * size_of::<AtomicBool>()
+      + self.locks.capacity() * size_of::<Mutex<()>>()
+  }
+}

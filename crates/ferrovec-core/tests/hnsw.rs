@@ -1,0 +1,738 @@
+//! HnswIndex: recall against exact search (FlatIndex) per metric, deletes, upsert, compaction,
+//! concurrency, reproducibility, filters, and every bad input leaving the index unchanged.
+//!
+//! Data is seeded clustered Gaussian noise (the shape real embeddings have: dense clusters, not a
+//! uniform cube); every recall assertion prints its seed so a failure can be replayed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use ferrovec_core::hnsw::{AddOptions, HnswParams, SearchOptions};
+use ferrovec_core::{FlatIndex, HnswIndex, Metric, Neighbor};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+const K: usize = 10;
+
+fn gauss(r: &mut ChaCha8Rng) -> f32 {
+  // Box–Muller; rand 0.9 has no normal distribution without rand_distr.
+  let u1: f64 = r.random_range(1e-12..1.0);
+  let u2: f64 = r.random_range(0.0..1.0);
+  ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+/// `n` points around `clusters` random centres, with per-cluster spread, optionally L2-normalised.
+fn clustered(r: &mut ChaCha8Rng, n: usize, dim: usize, clusters: usize, normalise: bool) -> Vec<f32> {
+  let centres: Vec<f32> = (0..clusters * dim)
+    .map(|_| r.random_range(-1.0f32..1.0))
+    .collect();
+  let mut out = Vec::with_capacity(n * dim);
+  for _ in 0..n {
+    let c = r.random_range(0..clusters);
+    let spread = 0.15 + 0.25 * (c as f32 / clusters as f32);
+    let start = out.len();
+    for j in 0..dim {
+      out.push(centres[c * dim + j] + spread * gauss(r));
+    }
+    if normalise {
+      let norm = out[start..].iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+      for x in &mut out[start..] {
+        *x /= norm;
+      }
+    }
+  }
+  out
+}
+
+/// Binary codes with cluster structure: each point flips a few bits of its cluster's code.
+fn clustered_bits(r: &mut ChaCha8Rng, n: usize, bytes: usize, clusters: usize) -> Vec<u8> {
+  let centres = random_u8(r, clusters * bytes);
+  let mut out = Vec::with_capacity(n * bytes);
+  for _ in 0..n {
+    let c = r.random_range(0..clusters);
+    let start = out.len();
+    out.extend_from_slice(&centres[c * bytes..(c + 1) * bytes]);
+    for _ in 0..(bytes * 8 / 6) {
+      let bit = r.random_range(0..bytes * 8);
+      out[start + bit / 8] ^= 1 << (bit % 8);
+    }
+  }
+  out
+}
+
+fn params(dim: usize, metric: Metric, seed: u64) -> HnswParams {
+  HnswParams {
+    seed,
+    ..HnswParams::new(dim, metric)
+  }
+}
+
+fn hnsw<T: ferrovec_core::Element>(p: HnswParams) -> HnswIndex<T> {
+  HnswIndex::new(p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// recall@k of `got` against `want`, counting a result as a hit when its distance is within the
+/// k-th true distance (ties at the boundary are not misses; the ann-benchmarks rule).
+fn recall(got: &[Neighbor], want: &[Neighbor]) -> f64 {
+  if want.is_empty() {
+    return 1.0;
+  }
+  let kth = want[want.len() - 1].distance;
+  let eps = 1e-5 * (1.0 + kth.abs());
+  let hits = got
+    .iter()
+    .filter(|n| n.distance <= kth + eps)
+    .count()
+    .min(want.len());
+  hits as f64 / want.len() as f64
+}
+
+fn mean_recall<T: ferrovec_core::Element>(
+  h: &HnswIndex<T>,
+  f: &FlatIndex<T>,
+  queries: &[T],
+  opts: SearchOptions<'_>,
+) -> f64 {
+  let rl = h.row_len();
+  let nq = queries.len() / rl;
+  let mut sum = 0.0;
+  for q in queries.chunks_exact(rl) {
+    let got = h.search(q, K, opts).unwrap_or_else(|e| panic!("{e}"));
+    let want = f.search(q, K, opts.allow).unwrap_or_else(|e| panic!("{e}"));
+    sum += recall(&got, &want);
+  }
+  sum / nq as f64
+}
+
+fn build_f32(
+  metric: Metric,
+  seed: u64,
+  n: usize,
+  dim: usize,
+) -> (HnswIndex<f32>, FlatIndex<f32>, Vec<f32>, Vec<u64>) {
+  let mut r = rng(seed);
+  let normalise = metric != Metric::L2;
+  let data = clustered(&mut r, n, dim, 20, normalise);
+  let keys: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
+  let h = hnsw::<f32>(params(dim, metric, seed));
+  h.add_batch(&keys, &data, false).unwrap_or_else(|e| panic!("{e}"));
+  let mut f = FlatIndex::<f32>::new(dim, metric).unwrap_or_else(|e| panic!("{e}"));
+  f.add_batch(&keys, &data, false).unwrap_or_else(|e| panic!("{e}"));
+  (h, f, data, keys)
+}
+
+fn queries_f32(metric: Metric, seed: u64, nq: usize, dim: usize) -> Vec<f32> {
+  let mut r = rng(seed ^ 0xABCD);
+  clustered(&mut r, nq, dim, 20, metric != Metric::L2)
+}
+
+#[test]
+fn recall_at_10_per_float_metric() {
+  // Thresholds sit a few points under what the default ef (64) measures (0.97–1.0), so they catch a
+  // broken graph without flaking.
+  let (n, dim, nq) = (3000, 32, 100);
+  for (metric, seed, min) in [
+    (Metric::Cosine, 11, 0.95),
+    (Metric::Dot, 12, 0.95),
+    (Metric::L2, 13, 0.95),
+  ] {
+    let (h, f, _, _) = build_f32(metric, seed, n, dim);
+    let qs = queries_f32(metric, seed, nq, dim);
+    let r = mean_recall(&h, &f, &qs, SearchOptions::default());
+    println!("{metric}: recall@10 = {r:.4} (seed = {seed})");
+    assert!(r >= min, "{metric}: recall@10 {r:.4} < {min} (seed = {seed})");
+    // A wider beam never makes it worse by much, and ef = k still works.
+    let wide = mean_recall(
+      &h,
+      &f,
+      &qs,
+      SearchOptions {
+        ef: Some(256),
+        allow: None,
+      },
+    );
+    assert!(
+      wide >= r - 0.01,
+      "{metric}: ef 256 recall {wide:.4} vs {r:.4} (seed = {seed})"
+    );
+    let narrow = mean_recall(
+      &h,
+      &f,
+      &qs,
+      SearchOptions {
+        ef: Some(1),
+        allow: None,
+      },
+    );
+    assert!(
+      narrow > 0.5,
+      "{metric}: ef raised to k gives {narrow:.4} (seed = {seed})"
+    );
+  }
+}
+
+#[test]
+fn recall_at_10_hamming() {
+  let seed = 21;
+  let (n, bytes, nq) = (3000, 16, 100);
+  let mut r = rng(seed);
+  let data = clustered_bits(&mut r, n, bytes, 30);
+  let qs = clustered_bits(&mut r, nq, bytes, 30);
+  let keys: Vec<u64> = (0..n as u64).collect();
+  let h = hnsw::<u8>(params(bytes * 8, Metric::Hamming, seed));
+  h.add_batch(&keys, &data, false).unwrap_or_else(|e| panic!("{e}"));
+  let mut f = FlatIndex::<u8>::new(bytes * 8, Metric::Hamming).unwrap_or_else(|e| panic!("{e}"));
+  f.add_batch(&keys, &data, false).unwrap_or_else(|e| panic!("{e}"));
+  let rec = mean_recall(&h, &f, &qs, SearchOptions::default());
+  println!("hamming: recall@10 = {rec:.4} (seed = {seed})");
+  assert!(rec >= 0.9, "hamming: recall@10 {rec:.4} < 0.9 (seed = {seed})");
+}
+
+#[test]
+fn deletes_are_never_returned_and_recall_holds() {
+  let seed = 31;
+  let (n, dim) = (3000, 32);
+  let (h, mut f, _, keys) = build_f32(Metric::L2, seed, n, dim);
+  let mut r = rng(seed);
+  let mut removed = HashSet::new();
+  while removed.len() < n * 3 / 10 {
+    let k = keys[r.random_range(0..n)];
+    if removed.insert(k) {
+      assert!(h.remove(k));
+      assert!(f.remove(k));
+    }
+  }
+  let gone = *removed.iter().next().unwrap();
+  assert!(!h.remove(gone), "removing twice reports absent");
+  assert!(!h.contains(gone) && h.get(gone).is_none());
+  assert_eq!(h.len(), n - removed.len());
+  assert_eq!(h.deleted_count(), removed.len());
+  assert!(h.keys().iter().all(|k| !removed.contains(k)));
+  let qs = queries_f32(Metric::L2, seed, 100, dim);
+  for q in qs.chunks_exact(dim) {
+    let got = h
+      .search(q, K, SearchOptions::default())
+      .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got.len(), K);
+    assert!(
+      got.iter().all(|nb| !removed.contains(&nb.key)),
+      "a removed key came back (seed = {seed})"
+    );
+  }
+  let rec = mean_recall(&h, &f, &qs, SearchOptions::default());
+  println!("after removing 30%: recall@10 = {rec:.4} (seed = {seed})");
+  assert!(rec >= 0.93, "recall after deletes {rec:.4} (seed = {seed})");
+  // Asking for more than remain returns exactly the live ones.
+  let all = h
+    .search(&qs[..dim], n, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(all.len(), n - removed.len());
+}
+
+#[test]
+fn upsert_moves_a_point_and_relinks_it() {
+  let seed = 41;
+  let (n, dim) = (2000, 16);
+  let (h, _, data, keys) = build_f32(Metric::L2, seed, n, dim);
+  let key = keys[5];
+  let old = data[5 * dim..6 * dim].to_vec();
+  // Move it onto another point's position (plus a hair, so it is not a tie).
+  let target: Vec<f32> = data[1500 * dim..1501 * dim].iter().map(|x| x + 1e-3).collect();
+  assert_eq!(
+    h.add(key, &target, false).err().map(|e| e.code()),
+    Some("ERR_DUPLICATE_KEY")
+  );
+  h.add(key, &target, true).unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(h.len(), n, "upsert does not add a node");
+  assert_eq!(h.get(key), Some(target.clone()));
+  let got = h
+    .search(&target, 2, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(got[0].key, key);
+  assert_eq!(got[1].key, keys[1500]);
+  let near_old = h
+    .search(&old, K, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert!(
+    near_old.iter().all(|nb| nb.key != key),
+    "the old position no longer finds it"
+  );
+  // The re-linked node is reachable from anywhere: search for it from many queries.
+  let qs = queries_f32(Metric::L2, seed, 20, dim);
+  for q in qs.chunks_exact(dim) {
+    let all = h
+      .search(
+        q,
+        n,
+        SearchOptions {
+          ef: Some(n),
+          allow: None,
+        },
+      )
+      .unwrap_or_else(|e| panic!("{e}"));
+    assert!(all.iter().any(|nb| nb.key == key));
+  }
+}
+
+#[test]
+fn compaction_reclaims_slots_and_keeps_results() {
+  let seed = 51;
+  let (n, dim) = (2000, 24);
+  let (h, mut f, _, keys) = build_f32(Metric::Cosine, seed, n, dim);
+  for (i, &k) in keys.iter().enumerate() {
+    if i % 10 < 3 {
+      assert!(h.remove(k));
+      assert!(f.remove(k));
+    }
+  }
+  let live = h.len();
+  let qs = queries_f32(Metric::Cosine, seed, 50, dim);
+  let exhaustive = SearchOptions {
+    ef: Some(n),
+    allow: None,
+  };
+  let before: Vec<Vec<Neighbor>> = qs
+    .chunks_exact(dim)
+    .map(|q| h.search(q, K, exhaustive).unwrap_or_else(|e| panic!("{e}")))
+    .collect();
+  let before_default = mean_recall(&h, &f, &qs, SearchOptions::default());
+  let mem_before = h.memory_usage();
+  assert_eq!(h.compact(), n - live);
+  assert_eq!(h.compact(), 0, "nothing left to reclaim");
+  assert_eq!(h.len(), live);
+  assert_eq!(h.deleted_count(), 0);
+  let (mut hk, mut fk) = (h.keys(), f.keys().to_vec());
+  hk.sort_unstable();
+  fk.sort_unstable();
+  assert_eq!(hk, fk, "the same live keys");
+  assert!(h.memory_usage().vectors < mem_before.vectors);
+  for (q, b) in qs.chunks_exact(dim).zip(&before) {
+    let after = h.search(q, K, exhaustive).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+      &after, b,
+      "an exhaustive search gives identical results after compaction"
+    );
+    let exact = f.search(q, K, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!((recall(&after, &exact) - 1.0).abs() < 1e-9);
+  }
+  let after_default = mean_recall(&h, &f, &qs, SearchOptions::default());
+  println!("compaction: recall@10 {before_default:.4} → {after_default:.4} (seed = {seed})");
+  assert!(after_default >= before_default - 0.02, "(seed = {seed})");
+  // The index keeps working: new keys, and the removed ones may come back.
+  h.add(keys[0], &qs[..dim], false)
+    .unwrap_or_else(|e| panic!("{e}"));
+  let got = h
+    .search(&qs[..dim], 1, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(got[0].key, keys[0]);
+}
+
+#[test]
+fn filters_return_k_allowed_results() {
+  let seed = 61;
+  let (n, dim) = (3000, 32);
+  let (h, f, _, keys) = build_f32(Metric::Cosine, seed, n, dim);
+  let qs = queries_f32(Metric::Cosine, seed, 50, dim);
+  // With 3000 nodes and ef 64 the switch to exact search is at about sqrt(8·64·3000) ≈ 1240 allowed
+  // keys: two thirds allowed are walked in the graph, a fifth and 1% are answered exactly.
+  for (every, min_recall, want_exact) in [(3, 0.9, false), (5, 1.0, true), (100, 1.0, true)] {
+    let allow: Vec<u64> = if every == 3 {
+      keys
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, &k)| k)
+        .collect()
+    } else {
+      keys.iter().copied().step_by(every).collect()
+    };
+    let allowed: HashSet<u64> = allow.iter().copied().collect();
+    let opts = SearchOptions {
+      ef: None,
+      allow: Some(&allow),
+    };
+    for q in qs.chunks_exact(dim) {
+      let (got, stats) = h.search_with_stats(q, K, opts).unwrap_or_else(|e| panic!("{e}"));
+      assert_eq!(got.len(), K, "k results when k allowed points exist");
+      assert!(got.iter().all(|nb| allowed.contains(&nb.key)));
+      assert_eq!(stats.exact, want_exact, "1/{every} allowed");
+    }
+    let rec = mean_recall(&h, &f, &qs, opts);
+    println!("filter 1/{every}: recall@10 = {rec:.4} (seed = {seed})");
+    assert!(rec >= min_recall, "filter 1/{every}: {rec:.4} (seed = {seed})");
+  }
+  // Fewer allowed than k: all of them, nearest first; unknown keys ignored.
+  let few = [keys[3], keys[7], 999_999_999, keys[3]];
+  let got = h
+    .search(
+      &qs[..dim],
+      K,
+      SearchOptions {
+        ef: None,
+        allow: Some(&few),
+      },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(got.len(), 2);
+  let none = h
+    .search(
+      &qs[..dim],
+      K,
+      SearchOptions {
+        ef: None,
+        allow: Some(&[]),
+      },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert!(none.is_empty());
+}
+
+#[test]
+fn stats_count_the_work_and_grow_with_ef() {
+  let (h, _, _, _) = build_f32(Metric::L2, 71, 3000, 32);
+  let qs = queries_f32(Metric::L2, 71, 20, 32);
+  let cost = |ef: usize| -> u64 {
+    let (_, stats) = h
+      .search_batch(
+        &qs,
+        K,
+        SearchOptions {
+          ef: Some(ef),
+          allow: None,
+        },
+      )
+      .unwrap_or_else(|e| panic!("{e}"));
+    assert!(stats
+      .iter()
+      .all(|s| !s.exact && s.visited > 0 && s.distances >= s.visited));
+    stats.iter().map(|s| s.distances).sum::<u64>() / stats.len() as u64
+  };
+  let (c16, c64, c256) = (cost(16), cost(64), cost(256));
+  println!("distances per query: ef 16 → {c16}, ef 64 → {c64}, ef 256 → {c256}");
+  assert!(c16 < c64 && c64 < c256);
+  assert!(c256 < 3000, "ef 256 is still cheaper than exact search");
+}
+
+#[test]
+fn batch_search_equals_single_searches() {
+  let (h, _, _, _) = build_f32(Metric::Dot, 81, 1500, 16);
+  let qs = queries_f32(Metric::Dot, 81, 30, 16);
+  let (batch, stats) = h
+    .search_batch(&qs, K, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(stats.len(), 30);
+  for (i, q) in qs.chunks_exact(16).enumerate() {
+    let (single, st) = h
+      .search_with_stats(q, K, SearchOptions::default())
+      .unwrap_or_else(|e| panic!("{e}"));
+    let from_batch: Vec<Neighbor> = (0..batch.counts[i] as usize)
+      .map(|j| Neighbor {
+        key: batch.keys[i * K + j],
+        distance: batch.distances[i * K + j],
+      })
+      .collect();
+    assert_eq!(from_batch, single);
+    assert_eq!(stats[i], st);
+  }
+}
+
+#[test]
+fn single_thread_seeded_build_is_reproducible() {
+  let (n, dim) = (1500, 16);
+  let mut r = rng(91);
+  let data = clustered(&mut r, n, dim, 10, false);
+  let keys: Vec<u64> = (0..n as u64).collect();
+  let build = |seed: u64| {
+    let h = hnsw::<f32>(HnswParams {
+      build_threads: 1,
+      capacity: 10,
+      ..params(dim, Metric::L2, seed)
+    });
+    // Several batches and a single add, as a real build would do.
+    h.add_batch(&keys[..700], &data[..700 * dim], false)
+      .unwrap_or_else(|e| panic!("{e}"));
+    h.add(keys[700], &data[700 * dim..701 * dim], false)
+      .unwrap_or_else(|e| panic!("{e}"));
+    h.add_batch(&keys[701..], &data[701 * dim..], false)
+      .unwrap_or_else(|e| panic!("{e}"));
+    h
+  };
+  let (a, b, c) = (build(7), build(7), build(8));
+  assert_eq!(a.fingerprint(), b.fingerprint(), "same seed, same graph");
+  assert_ne!(
+    a.fingerprint(),
+    c.fingerprint(),
+    "another seed draws other levels"
+  );
+  assert!(a.capacity() >= n, "capacity grew past the initial 10");
+  let qs = queries_f32(Metric::L2, 91, 10, dim);
+  let ra = a
+    .search_batch(&qs, K, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  let rb = b
+    .search_batch(&qs, K, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(ra, rb);
+}
+
+#[test]
+fn parallel_build_reports_progress_and_matches_recall() {
+  let seed = 101;
+  let (n, dim) = (3000, 32);
+  let mut r = rng(seed);
+  let data = clustered(&mut r, n, dim, 20, false);
+  let keys: Vec<u64> = (0..n as u64).collect();
+  let h = hnsw::<f32>(HnswParams {
+    build_threads: 2,
+    ..params(dim, Metric::L2, seed)
+  });
+  let calls = Mutex::new(Vec::new());
+  let progress = |done: usize, total: usize| calls.lock().unwrap().push((done, total));
+  h.add_batch_with(
+    &keys,
+    &data,
+    AddOptions {
+      upsert: false,
+      progress: Some(&progress),
+    },
+  )
+  .unwrap_or_else(|e| panic!("{e}"));
+  let calls = calls.into_inner().unwrap();
+  assert!(calls.len() >= 2, "{calls:?}");
+  assert!(calls.iter().all(|&(d, t)| t == n && d <= n));
+  assert!(
+    calls.iter().any(|&(d, _)| d == n),
+    "the last node reports done == total"
+  );
+  let mut f = FlatIndex::<f32>::new(dim, Metric::L2).unwrap_or_else(|e| panic!("{e}"));
+  f.add_batch(&keys, &data, false).unwrap_or_else(|e| panic!("{e}"));
+  let qs = queries_f32(Metric::L2, seed, 100, dim);
+  let rec = mean_recall(&h, &f, &qs, SearchOptions::default());
+  println!("parallel build: recall@10 = {rec:.4} (seed = {seed})");
+  assert!(rec >= 0.95, "parallel build recall {rec:.4} (seed = {seed})");
+}
+
+#[test]
+fn searches_run_while_batches_insert() {
+  let seed = 111;
+  let (dim, batches, per) = (16, 8, 400);
+  let mut r = rng(seed);
+  let data = clustered(&mut r, batches * per, dim, 10, false);
+  let h = Arc::new(hnsw::<f32>(HnswParams {
+    capacity: 16,
+    ..params(dim, Metric::L2, seed)
+  }));
+  let stop = Arc::new(AtomicBool::new(false));
+  let searches = Arc::new(AtomicUsize::new(0));
+  let readers: Vec<_> = (0..2)
+    .map(|t| {
+      let (h, stop, searches) = (h.clone(), stop.clone(), searches.clone());
+      let q: Vec<f32> = data[t * dim..(t + 1) * dim].to_vec();
+      std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+          let got = h
+            .search(&q, K, SearchOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+          // Results are always well formed: sorted, unique, no more than asked.
+          assert!(got.len() <= K);
+          assert!(got.windows(2).all(|w| w[0].distance <= w[1].distance));
+          let uniq: HashSet<u64> = got.iter().map(|n| n.key).collect();
+          assert_eq!(uniq.len(), got.len());
+          let _ = h.len();
+          let _ = h.contains(0);
+          searches.fetch_add(1, Ordering::Relaxed);
+        }
+      })
+    })
+    .collect();
+  let writer = {
+    let (h, data) = (h.clone(), data.clone());
+    std::thread::spawn(move || {
+      for b in 0..batches {
+        let keys: Vec<u64> = (b * per..(b + 1) * per).map(|i| i as u64).collect();
+        h.add_batch(&keys, &data[b * per * dim..(b + 1) * per * dim], false)
+          .unwrap_or_else(|e| panic!("{e}"));
+        // A remove racing the searches too.
+        assert!(h.remove((b * per) as u64));
+      }
+    })
+  };
+  writer.join().unwrap();
+  stop.store(true, Ordering::Relaxed);
+  for t in readers {
+    t.join().unwrap();
+  }
+  assert!(searches.load(Ordering::Relaxed) > 0);
+  assert_eq!(h.len(), batches * per - batches, "no point lost");
+  // No lost points: every live key is reachable in the graph (an exhaustive beam finds each one),
+  // and the default beam finds nearly all of them from their own vector (a few isolated outliers may
+  // need a wider beam; that is approximate search, not loss).
+  let exhaustive = SearchOptions {
+    ef: Some(batches * per),
+    allow: None,
+  };
+  let mut found_default = 0;
+  for (i, row) in data.chunks_exact(dim).enumerate() {
+    let key = i as u64;
+    let removed = i % per == 0;
+    assert_eq!(h.contains(key), !removed);
+    if removed {
+      continue;
+    }
+    let got = h
+      .search(row, K, SearchOptions::default())
+      .unwrap_or_else(|e| panic!("{e}"));
+    if got.iter().any(|nb| nb.key == key) {
+      found_default += 1;
+      continue;
+    }
+    let got = h.search(row, K, exhaustive).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+      got.iter().any(|nb| nb.key == key),
+      "key {key} is unreachable (seed = {seed})"
+    );
+  }
+  let rate = found_default as f64 / h.len() as f64;
+  assert!(
+    rate >= 0.995,
+    "found {rate:.4} of keys at the default ef (seed = {seed})"
+  );
+}
+
+#[test]
+fn bad_input_is_an_error_and_changes_nothing() {
+  let dim = 3;
+  let h = hnsw::<f32>(params(dim, Metric::Cosine, 1));
+  h.add_batch(&[1, 2], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0], false)
+    .unwrap_or_else(|e| panic!("{e}"));
+  let (keys, fp, v1) = (h.keys(), h.fingerprint(), h.get(1));
+  let cases: Vec<(&str, ferrovec_core::Result<()>)> = vec![
+    ("ERR_DIMENSION_MISMATCH", h.add(3, &[1.0, 2.0], false)),
+    (
+      "ERR_INVALID_VECTOR",
+      h.add_batch(&[3, 4], &[1.0, 2.0, 3.0, 1.0, f32::NAN, 3.0], false),
+    ),
+    (
+      "ERR_INVALID_VECTOR",
+      h.add(3, &[f32::NEG_INFINITY, 0.0, 0.0], false),
+    ),
+    ("ERR_INVALID_VECTOR", h.add(3, &[f32::INFINITY, 0.0, 0.0], true)),
+    ("ERR_DUPLICATE_KEY", h.add(1, &[1.0, 1.0, 1.0], false)),
+    ("ERR_DUPLICATE_KEY", h.add_batch(&[3, 1], &[1.0; 6], false)),
+    ("ERR_DUPLICATE_KEY", h.add_batch(&[5, 5], &[1.0; 6], true)),
+    ("ERR_INVALID_KEY", h.add(1 << 53, &[1.0, 1.0, 1.0], false)),
+    ("ERR_INVALID_KEY", h.add_batch(&[1, u64::MAX], &[1.0; 6], true)),
+    ("ERR_INVALID_ARGUMENT", h.add_batch(&[7], &[1.0; 6], false)),
+    ("ERR_INVALID_ARGUMENT", h.set_ef_search(0)),
+  ];
+  for (want, got) in cases {
+    assert_eq!(got.err().map(|e| e.code()), Some(want));
+    assert_eq!(h.keys(), keys);
+    assert_eq!(h.len(), 2);
+    assert_eq!(h.fingerprint(), fp);
+    assert_eq!(h.get(1), v1);
+  }
+  assert_eq!(h.ef_search(), 64);
+  let code = |r: ferrovec_core::Result<Vec<Neighbor>>| r.err().map(|e| e.code());
+  let s = SearchOptions::default;
+  assert_eq!(
+    code(h.search(&[1.0, 0.0, 0.0], 0, s())),
+    Some("ERR_INVALID_ARGUMENT")
+  );
+  assert_eq!(
+    code(h.search(&[1.0, 0.0], 1, s())),
+    Some("ERR_DIMENSION_MISMATCH")
+  );
+  assert_eq!(code(h.search(&[], 1, s())), Some("ERR_DIMENSION_MISMATCH"));
+  assert_eq!(
+    code(h.search(&[f32::NAN, 0.0, 0.0], 1, s())),
+    Some("ERR_INVALID_VECTOR")
+  );
+  assert_eq!(
+    code(h.search(
+      &[1.0, 0.0, 0.0],
+      1,
+      SearchOptions {
+        ef: Some(0),
+        allow: None
+      }
+    )),
+    Some("ERR_INVALID_ARGUMENT")
+  );
+  let bad = |p: HnswParams| HnswIndex::<f32>::new(p).err().map(|e| e.code());
+  let ok = HnswParams::new(8, Metric::L2);
+  assert_eq!(bad(HnswParams { dim: 0, ..ok }), Some("ERR_INVALID_ARGUMENT"));
+  assert_eq!(bad(HnswParams { m: 1, ..ok }), Some("ERR_INVALID_ARGUMENT"));
+  assert_eq!(
+    bad(HnswParams {
+      ef_construction: 0,
+      ..ok
+    }),
+    Some("ERR_INVALID_ARGUMENT")
+  );
+  assert_eq!(
+    bad(HnswParams { ef_search: 0, ..ok }),
+    Some("ERR_INVALID_ARGUMENT")
+  );
+  assert_eq!(
+    bad(HnswParams {
+      metric: Metric::Hamming,
+      ..ok
+    }),
+    Some("ERR_INVALID_ARGUMENT")
+  );
+  assert_eq!(
+    HnswIndex::<u8>::new(HnswParams::new(12, Metric::Hamming))
+      .err()
+      .map(|e| e.code()),
+    Some("ERR_INVALID_ARGUMENT")
+  );
+  // The index still works after all that.
+  assert_eq!(h.search(&[1.0, 0.1, 0.0], 1, s()).ok().map(|v| v[0].key), Some(1));
+}
+
+#[test]
+fn small_and_empty_indexes() {
+  let h = hnsw::<f32>(params(2, Metric::L2, 3));
+  assert!(h
+    .search(&[0.0, 0.0], 5, SearchOptions::default())
+    .map(|v| v.is_empty())
+    .unwrap_or(false));
+  assert_eq!(h.compact(), 0);
+  h.add(9, &[1.0, 1.0], false).unwrap_or_else(|e| panic!("{e}"));
+  let got = h
+    .search(&[0.0, 0.0], 5, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(
+    got,
+    vec![Neighbor {
+      key: 9,
+      distance: 2.0
+    }]
+  );
+  assert!(h.remove(9));
+  assert!(h
+    .search(&[0.0, 0.0], 5, SearchOptions::default())
+    .map(|v| v.is_empty())
+    .unwrap_or(false));
+  assert_eq!(h.compact(), 1);
+  assert!(h.is_empty());
+  h.add(9, &[1.0, 1.0], false).unwrap_or_else(|e| panic!("{e}"));
+  // Exact duplicates tie; the smaller key wins, like FlatIndex.
+  h.add(4, &[1.0, 1.0], false).unwrap_or_else(|e| panic!("{e}"));
+  let got = h
+    .search(&[1.0, 1.0], 2, SearchOptions::default())
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(got.iter().map(|n| n.key).collect::<Vec<_>>(), vec![4, 9]);
+  let m = h.memory_usage();
+  assert!(m.vectors > 0 && m.graph > 0 && m.keys > 0 && m.total >= m.vectors + m.graph + m.keys);
+  assert_eq!(h.params().ef_search, 64);
+  h.set_ef_search(100).unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(h.params().ef_search, 100);
+}
