@@ -159,7 +159,7 @@ impl<T: Element> FlatIndex<T> {
 
   fn check_batch(&self, keys: &[u64], vectors: &[T], upsert: bool) -> Result<()> {
     let rl = self.row_len;
-    if vectors.len() % rl != 0 {
+    if !vectors.len().is_multiple_of(rl) {
       return Err(Error::DimensionMismatch {
         expected: rl,
         got: vectors.len() % rl,
@@ -253,7 +253,7 @@ impl<T: Element> FlatIndex<T> {
   pub fn search_batch(&self, queries: &[T], k: usize, allow: Option<&[u64]>) -> Result<BatchResult> {
     check_k(k)?;
     let rl = self.row_len;
-    if queries.is_empty() || queries.len() % rl != 0 {
+    if queries.is_empty() || !queries.len().is_multiple_of(rl) {
       return Err(Error::DimensionMismatch {
         expected: rl,
         got: if queries.is_empty() { 0 } else { queries.len() % rl },

@@ -84,11 +84,7 @@ pub fn native_info() -> NativeInfo {
     version: env!("CARGO_PKG_VERSION").to_owned(),
     backends: caps.backends.iter().map(|s| (*s).to_owned()).collect(),
     dynamic_dispatch: caps.dynamic_dispatch,
-    threads: u32::try_from(rayon_threads()).unwrap_or(u32::MAX),
+    threads: u32::try_from(ferrovec_core::threads()).unwrap_or(u32::MAX),
     arch: std::env::consts::ARCH.to_owned(),
   }
-}
-
-fn rayon_threads() -> usize {
-  ferrovec_core::threads()
 }
