@@ -299,19 +299,23 @@ impl<T: Element> FlatIndex<T> {
     let tasks: Vec<(usize, usize)> = (0..blocks)
       .flat_map(|b| (0..ranges).map(move |r| (b, r)))
       .collect();
-    let partials: Vec<(usize, Vec<TopK>)> = tasks
-      .into_par_iter()
-      .map(|(b, r)| {
-        let qs = &queries[b * QUERY_TILE * rl..((b + 1) * QUERY_TILE * rl).min(queries.len())];
-        let lo = r * per_range;
-        let hi = ((r + 1) * per_range).min(n_cand);
-        let tops = match &candidates {
-          None => self.scan_tile(qs, k_eff, lo..hi),
-          Some(slots) => self.scan_tile(qs, k_eff, slots[lo.min(hi)..hi].iter().copied()),
-        };
-        (b, tops)
-      })
-      .collect();
+    let run = |(b, r): (usize, usize)| {
+      let qs = &queries[b * QUERY_TILE * rl..((b + 1) * QUERY_TILE * rl).min(queries.len())];
+      let lo = r * per_range;
+      let hi = ((r + 1) * per_range).min(n_cand);
+      let tops = match &candidates {
+        None => self.scan_tile(qs, k_eff, lo..hi),
+        Some(slots) => self.scan_tile(qs, k_eff, slots[lo.min(hi)..hi].iter().copied()),
+      };
+      (b, tops)
+    };
+    // One task runs inline: handing it to the pool would only add a cross-thread round trip to the
+    // latency of a small single-query search.
+    let partials: Vec<(usize, Vec<TopK>)> = if tasks.len() == 1 {
+      tasks.into_iter().map(run).collect()
+    } else {
+      tasks.into_par_iter().map(run).collect()
+    };
 
     let mut merged: Vec<Option<TopK>> = (0..nq).map(|_| None).collect();
     for (b, tops) in partials {
