@@ -92,4 +92,5 @@ test('nativeInfo reports the SIMD backends and threads in use', (t) => {
   t.true(info.threads >= 1)
   t.regex(info.version, /^\d+\.\d+\.\d+/)
   t.is(typeof info.dynamicDispatch, 'boolean')
+  t.true(['avx2+fma', 'portable'].includes(info.tileKernels))
 })

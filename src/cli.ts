@@ -47,7 +47,9 @@ async function demo(args: string[]): Promise<number> {
   const recall = recallAtK(batch, truth, k)
   const info = nativeInfo()
   const mb = (index.memoryUsage().total / 2 ** 20).toFixed(1)
-  console.log(`ferrovec ${info.version} · exact search (FlatIndex) · SIMD: ${info.backends.join(', ')} · ${info.threads} threads`)
+  console.log(
+    `ferrovec ${info.version} · exact search (FlatIndex) · SIMD: ${info.backends.join(', ')}, tiles ${info.tileKernels} · ${info.threads} threads`,
+  )
   console.log(`data      ${data.name}: ${data.base.rows} vectors, ${nq} queries (loaded in ${loadMs.toFixed(0)} ms)`)
   console.log(`index     added in ${addMs.toFixed(1)} ms, ${mb} MiB`)
   console.log(`search    single: ${((nq / singleMs) * 1000).toFixed(0)} queries/s · batch: ${((nq / batchMs) * 1000).toFixed(0)} queries/s`)

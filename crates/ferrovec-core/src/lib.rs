@@ -15,6 +15,7 @@ pub mod error;
 pub mod flat;
 pub mod keys;
 pub mod metric;
+mod tile;
 pub mod topk;
 
 pub use error::{Error, Result};
