@@ -1,15 +1,29 @@
 import { defineConfig } from 'tsup'
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
-  format: ['esm', 'cjs'],
-  dts: { entry: 'src/index.ts' },
-  target: 'node20',
-  platform: 'node',
-  clean: true,
-  sourcemap: true,
-  splitting: false,
-  // The napi loader stays a separate CommonJS file beside the .node binary; dist/ reaches it by the
-  // same relative path as src/ does.
-  external: [/native\/binding\.cjs$/],
-})
+// The napi loader stays a separate CommonJS file beside the .node binary; dist/ reaches it by the
+// same relative path as src/ does.
+const external = [/native\/binding\.cjs$/]
+
+export default defineConfig([
+  {
+    entry: ['src/index.ts'],
+    format: ['esm', 'cjs'],
+    dts: true,
+    target: 'node20',
+    platform: 'node',
+    clean: true,
+    sourcemap: true,
+    // The data helpers use import.meta.url; tsup's shim gives CommonJS the equivalent.
+    shims: true,
+    external,
+  },
+  {
+    // The CLI is an ESM executable only.
+    entry: ['src/cli.ts'],
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    sourcemap: true,
+    external,
+  },
+])

@@ -72,10 +72,14 @@ export function toRow(v: unknown, kind: Kind, expected: number | undefined, what
   let row: Float32Array | Uint8Array
   if (kind === 'f32' && v instanceof Float32Array) row = v
   else if (kind === 'bits' && v instanceof Uint8Array) row = v
-  else if (isNumberArrayLike(v) && !(v instanceof BigInt64Array || v instanceof BigUint64Array)) {
-    row = kind === 'f32' ? toF32(v, what) : toBytes(v, what)
+  else if (kind === 'f32' && isNumberArrayLike(v) && !(v instanceof BigInt64Array || v instanceof BigUint64Array)) {
+    row = toF32(v, what)
+  } else if (kind === 'bits' && Array.isArray(v)) {
+    // Only plain arrays of byte values: a float typed array handed to a binary index is almost surely
+    // an unpacked float embedding, and reading it as packed bytes would be silently wrong.
+    row = toBytes(v, what)
   } else {
-    const want = kind === 'f32' ? 'a Float32Array or an array of numbers' : 'a Uint8Array of bit-packed bytes'
+    const want = kind === 'f32' ? 'a Float32Array or an array of numbers' : 'a Uint8Array of bit-packed bytes (or an array of byte values)'
     throw invalid('ERR_INVALID_VECTOR', `${what} must be ${want}, got ${describe(v)}`)
   }
   if (row.length === 0) throw invalid('ERR_INVALID_VECTOR', `${what} is empty`)

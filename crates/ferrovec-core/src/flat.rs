@@ -7,11 +7,11 @@
 //!   slots: { k0 → 0, k1 → 1, ... }        remove(k1): row n-1 moves into slot 1, the map follows it
 //! ```
 //!
-//! Batch search is tiled: each task takes a block of [`QUERY_TILE`] queries and a range of rows and
-//! walks the rows once, scoring every query of the block against a row while it is in L1. Streaming
-//! the data once per block instead of once per query is what makes large batches memory-cheap. The
-//! (query block × row range) tasks are spread over rayon's pool, so one query on a big index and many
-//! queries on a small one both use every core.
+//! Batch search is blocked twice. Each task takes up to [`QUERY_BLOCK`] queries and a range of rows;
+//! it walks its rows in chunks of about [`ROW_CHUNK_BYTES`] (L2-sized) and runs every tile of
+//! [`TILE`] queries over a chunk before moving on, so each row comes from DRAM once per query block
+//! and from L2 once per tile. The (query block × row range) tasks are spread over rayon's pool, so
+//! one query on a big index and many queries on a small one both use every core.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,14 +19,17 @@ use rayon::prelude::*;
 
 use crate::error::{Context, Error, Result};
 use crate::keys::check_key;
-use crate::metric::{Element, Kernel, Metric};
+use crate::metric::{Element, Metric, TileKernel, TILE};
 use crate::topk::{Neighbor, TopK};
 
 /// Largest supported `dim` (logical dimensions; bits for `hamming`).
 pub const MAX_DIM: usize = 1 << 16;
 
-/// Queries scored together against each row.
-const QUERY_TILE: usize = 8;
+/// Queries one task scores against its rows.
+const QUERY_BLOCK: usize = 64;
+
+/// Bytes of rows walked by all tiles of a block before moving on (fits L2 next to the queries).
+const ROW_CHUNK_BYTES: usize = 128 * 1024;
 
 /// Fewest rows worth a task of their own: below this, scheduling costs more than it saves.
 const MIN_ROWS_PER_TASK: usize = 2048;
@@ -55,21 +58,21 @@ pub struct FlatIndex<T: Element> {
   metric: Metric,
   dim: usize,
   row_len: usize,
-  kernel: Kernel<T>,
+  tile: TileKernel<T>,
   data: Vec<T>,
   keys: Vec<u64>,
   slots: HashMap<u64, usize>,
 }
 
 /// Checks `dim` and the metric/element pairing, returning the stored row length.
-pub fn check_params<T: Element>(dim: usize, metric: Metric) -> Result<(usize, Kernel<T>)> {
+pub fn check_params<T: Element>(dim: usize, metric: Metric) -> Result<usize> {
   if dim == 0 || dim > MAX_DIM {
     return Err(Error::invalid_argument(format!(
       "dim must be an integer in 1..={MAX_DIM}, got {dim}"
     )));
   }
-  let kernel = T::kernel(metric)?;
-  Ok((T::row_len(dim)?, kernel))
+  T::kernel(metric)?;
+  T::row_len(dim)
 }
 
 /// Checks a requested `k`.
@@ -83,12 +86,13 @@ pub fn check_k(k: usize) -> Result<()> {
 impl<T: Element> FlatIndex<T> {
   /// An empty index for vectors of `dim` dimensions compared with `metric`.
   pub fn new(dim: usize, metric: Metric) -> Result<Self> {
-    let (row_len, kernel) = check_params::<T>(dim, metric)?;
+    let row_len = check_params::<T>(dim, metric)?;
+    let tile = T::tile_kernel(metric)?;
     Ok(FlatIndex {
       metric,
       dim,
       row_len,
-      kernel,
+      tile,
       data: Vec::new(),
       keys: Vec::new(),
       slots: HashMap::new(),
@@ -287,7 +291,7 @@ impl<T: Element> FlatIndex<T> {
       return Ok(out);
     }
 
-    let blocks = nq.div_ceil(QUERY_TILE);
+    let blocks = nq.div_ceil(QUERY_BLOCK);
     let threads = rayon::current_num_threads().max(1);
     // Enough row ranges that blocks × ranges keeps every thread busy, but none smaller than
     // MIN_ROWS_PER_TASK.
@@ -299,24 +303,28 @@ impl<T: Element> FlatIndex<T> {
     let tasks: Vec<(usize, usize)> = (0..blocks)
       .flat_map(|b| (0..ranges).map(move |r| (b, r)))
       .collect();
-    let partials: Vec<(usize, Vec<TopK>)> = tasks
-      .into_par_iter()
-      .map(|(b, r)| {
-        let qs = &queries[b * QUERY_TILE * rl..((b + 1) * QUERY_TILE * rl).min(queries.len())];
-        let lo = r * per_range;
-        let hi = ((r + 1) * per_range).min(n_cand);
-        let tops = match &candidates {
-          None => self.scan_tile(qs, k_eff, lo..hi),
-          Some(slots) => self.scan_tile(qs, k_eff, slots[lo.min(hi)..hi].iter().copied()),
-        };
-        (b, tops)
-      })
-      .collect();
+    let run = |(b, r): (usize, usize)| {
+      let qs = &queries[b * QUERY_BLOCK * rl..((b + 1) * QUERY_BLOCK * rl).min(queries.len())];
+      let lo = r * per_range;
+      let hi = ((r + 1) * per_range).min(n_cand);
+      let tops = match &candidates {
+        None => self.scan_block(qs, k_eff, &(lo..hi).collect::<Vec<_>>()),
+        Some(slots) => self.scan_block(qs, k_eff, &slots[lo.min(hi)..hi]),
+      };
+      (b, tops)
+    };
+    // One task runs inline: handing it to the pool would only add a cross-thread round trip to the
+    // latency of a small single-query search.
+    let partials: Vec<(usize, Vec<TopK>)> = if tasks.len() == 1 {
+      tasks.into_iter().map(run).collect()
+    } else {
+      tasks.into_par_iter().map(run).collect()
+    };
 
     let mut merged: Vec<Option<TopK>> = (0..nq).map(|_| None).collect();
     for (b, tops) in partials {
       for (i, t) in tops.into_iter().enumerate() {
-        let q = b * QUERY_TILE + i;
+        let q = b * QUERY_BLOCK + i;
         match &mut merged[q] {
           Some(m) => m.merge(t),
           slot @ None => *slot = Some(t),
@@ -339,15 +347,27 @@ impl<T: Element> FlatIndex<T> {
     &self.data[slot * self.row_len..(slot + 1) * self.row_len]
   }
 
-  fn scan_tile(&self, queries: &[T], k: usize, slots: impl Iterator<Item = usize>) -> Vec<TopK> {
-    let qs: Vec<&[T]> = queries.chunks_exact(self.row_len).collect();
-    let mut tops: Vec<TopK> = qs.iter().map(|_| TopK::new(k)).collect();
-    let kernel = self.kernel;
-    for slot in slots {
-      let row = self.row(slot);
-      let key = self.keys[slot];
-      for (q, top) in qs.iter().zip(tops.iter_mut()) {
-        top.push(key, kernel(q, row));
+  /// Scores a block of queries against the rows at `slots`: row chunk by row chunk, every tile of
+  /// queries over the chunk while it is in cache.
+  fn scan_block(&self, queries: &[T], k: usize, slots: &[usize]) -> Vec<TopK> {
+    let rl = self.row_len;
+    let nq = queries.len() / rl;
+    let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
+    let mut norms = vec![0f32; nq];
+    T::tile_norms(queries, rl, &mut norms);
+    let chunk_rows = (ROW_CHUNK_BYTES / (rl * std::mem::size_of::<T>()).max(1)).max(1);
+    let mut dists = [0f32; TILE];
+    for chunk in slots.chunks(chunk_rows) {
+      for (t, tile_q) in queries.chunks(TILE * rl).enumerate() {
+        let n = tile_q.len() / rl;
+        let (tile_norms, tile_tops) = (&norms[t * TILE..t * TILE + n], &mut tops[t * TILE..t * TILE + n]);
+        for &slot in chunk {
+          (self.tile)(tile_q, tile_norms, self.row(slot), &mut dists[..n]);
+          let key = self.keys[slot];
+          for (top, &d) in tile_tops.iter_mut().zip(dists.iter()) {
+            top.push(key, d);
+          }
+        }
       }
     }
     tops

@@ -17,6 +17,7 @@ pub mod flat;
 pub mod hnsw;
 pub mod keys;
 pub mod metric;
+mod tile;
 pub mod topk;
 
 pub use error::{Error, Result};

@@ -16,6 +16,15 @@
 //! Kernels are resolved once per index ([`Element::kernel`]) into a plain function pointer, so the
 //! hot loops never branch on the metric. simsimd picks the widest SIMD backend the CPU offers at run
 //! time (dynamic dispatch); [`capabilities`] reports which.
+//!
+//! Exact search also has *tile* kernels ([`Element::tile_kernel`]): one row scored against a block
+//! of up to [`TILE`] queries at once. simsimd's pairwise f32 kernels keep one accumulator, so a
+//! 768-d distance is ~100 dependent FMAs and runs at FMA *latency*; a tile keeps one independent
+//! accumulator per query (and several per query when the block is small), which runs at FMA
+//! *throughput* and reads each row once per block instead of once per query. Measured single-thread
+//! on this project's machines: ~5× fewer CPU-ns per 768-d L2 pair. simsimd 6.x offers no batched
+//! kernel, so these live here, with an AVX2+FMA path chosen at run time and a portable path that the
+//! compiler vectorises for the baseline target (SSE2, NEON).
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,6 +35,21 @@ use crate::error::{Context, Error, Result};
 
 /// A distance function over two rows of equal length.
 pub type Kernel<T> = fn(&[T], &[T]) -> f32;
+
+/// Most queries a tile kernel scores against one row in a call.
+pub const TILE: usize = 4;
+
+/// Scores one `row` against `queries` (row-major, `out.len()` ≤ [`TILE`] queries of `row.len()`),
+/// writing one distance per query into `out`. `norms` holds each query's squared L2 norm (only the
+/// cosine kernel reads it; see [`query_norms`]).
+pub type TileKernel<T> = fn(queries: &[T], norms: &[f32], row: &[T], out: &mut [f32]);
+
+/// Squared L2 norms of each query of a block, as the cosine tile kernel expects them.
+pub fn query_norms(queries: &[f32], dim: usize, out: &mut [f32]) {
+  for (o, q) in out.iter_mut().zip(queries.chunks_exact(dim)) {
+    *o = q.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>() as f32;
+  }
+}
 
 /// The distance an index measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -110,6 +134,12 @@ pub trait Element: Copy + Send + Sync + Default + fmt::Debug + 'static {
 
   /// Checks one row's values; `Ok` for any row that is safe to index.
   fn validate(row: &[Self], context: Context) -> Result<()>;
+
+  /// Resolves the tile kernel for `metric` (see [`TileKernel`]).
+  fn tile_kernel(metric: Metric) -> Result<TileKernel<Self>>;
+
+  /// Fills `out` with what the tile kernel expects as `norms` for a block of queries.
+  fn tile_norms(queries: &[Self], row_len: usize, out: &mut [f32]);
 }
 
 impl Element for f32 {
@@ -124,6 +154,15 @@ impl Element for f32 {
         "metric \"hamming\" works on bit-packed bytes (Uint8Array), not f32 vectors",
       )),
     }
+  }
+
+  fn tile_kernel(metric: Metric) -> Result<TileKernel<f32>> {
+    Self::kernel(metric)?;
+    Ok(crate::tile::resolve(metric))
+  }
+
+  fn tile_norms(queries: &[f32], row_len: usize, out: &mut [f32]) {
+    query_norms(queries, row_len, out);
   }
 
   fn row_len(dim: usize) -> Result<usize> {
@@ -159,6 +198,18 @@ impl Element for u8 {
       ))),
     }
   }
+
+  fn tile_kernel(metric: Metric) -> Result<TileKernel<u8>> {
+    Self::kernel(metric)?;
+    // Hamming is a popcount stream that simsimd already runs at throughput; a tile is just a loop.
+    Ok(|queries, _norms, row, out| {
+      for (o, q) in out.iter_mut().zip(queries.chunks_exact(row.len())) {
+        *o = hamming_u8(q, row);
+      }
+    })
+  }
+
+  fn tile_norms(_queries: &[u8], _row_len: usize, _out: &mut [f32]) {}
 
   fn row_len(dim: usize) -> Result<usize> {
     if !dim.is_multiple_of(8) {
@@ -244,6 +295,8 @@ pub struct Capabilities {
   pub backends: Vec<&'static str>,
   /// Whether simsimd was built with run-time dispatch (true for every shipped build).
   pub dynamic_dispatch: bool,
+  /// The tile kernels exact batch search uses (`"avx2+fma"` or `"portable"`).
+  pub tile: &'static str,
 }
 
 /// Reports the SIMD backends simsimd dispatches to on this CPU.
@@ -275,6 +328,7 @@ pub fn capabilities() -> Capabilities {
   Capabilities {
     backends,
     dynamic_dispatch: c::uses_dynamic_dispatch(),
+    tile: crate::tile::backend(),
   }
 }
 

@@ -70,6 +70,8 @@ pub struct NativeInfo {
   pub backends: Vec<String>,
   /// Whether simsimd picks kernels at run time (so one build uses the best the CPU offers).
   pub dynamic_dispatch: bool,
+  /// Kernels exact batch search scores query tiles with (`"avx2+fma"` or `"portable"`).
+  pub tile_kernels: String,
   /// Threads in the pool used by async batch work.
   pub threads: u32,
   /// CPU architecture the addon was compiled for.
@@ -84,11 +86,8 @@ pub fn native_info() -> NativeInfo {
     version: env!("CARGO_PKG_VERSION").to_owned(),
     backends: caps.backends.iter().map(|s| (*s).to_owned()).collect(),
     dynamic_dispatch: caps.dynamic_dispatch,
-    threads: u32::try_from(rayon_threads()).unwrap_or(u32::MAX),
+    tile_kernels: caps.tile.to_owned(),
+    threads: u32::try_from(ferrovec_core::threads()).unwrap_or(u32::MAX),
     arch: std::env::consts::ARCH.to_owned(),
   }
-}
-
-fn rayon_threads() -> usize {
-  ferrovec_core::threads()
 }
