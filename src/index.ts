@@ -8,6 +8,19 @@ export type {
   SearchOptions,
   SearchResult,
 } from './flat.js'
+export { HnswIndex } from './hnsw.js'
+export type {
+  BatchSearchStats,
+  BuildProgress,
+  HnswAddOptions,
+  HnswBatchSearchResult,
+  HnswIndexOptions,
+  HnswMemoryUsage,
+  HnswParams,
+  HnswSearchOptions,
+  HnswSearchResult,
+  SearchStats,
+} from './hnsw.js'
 export { distance, distances, nativeInfo, METRICS } from './metric.js'
 export type { InputOf, Metric, VectorOf } from './metric.js'
 export type { NativeInfo } from './native.js'

@@ -7,6 +7,7 @@ export type {
   BatchSearchResult as NativeBatchSearchResult,
   MemoryUsage as NativeMemoryUsage,
   NativeFlatIndex,
+  NativeHnswIndex,
   NativeInfo,
   SearchResult as NativeSearchResult,
 } from '../native/binding.cjs'

@@ -198,7 +198,9 @@ fn check_ef(ef: usize, what: &str) -> Result<()> {
 impl<T: Element> HnswIndex<T> {
   /// An empty index.
   pub fn new(p: HnswParams) -> Result<Self> {
-    let (row_len, kernel) = check_params::<T>(p.dim, p.metric)?;
+    let row_len = check_params::<T>(p.dim, p.metric)?;
+    // Resolved once: the graph code calls this plain function pointer and never branches on metric.
+    let kernel = T::kernel(p.metric)?;
     if p.m < 2 || p.m > MAX_M {
       return Err(Error::invalid_argument(format!(
         "m must be an integer in 2..={MAX_M}, got {}",

@@ -1,0 +1,572 @@
+//! `HnswIndex` binding: argument conversion and task scheduling only.
+//!
+//! The core index takes `&self` for every operation and does its own locking (see
+//! `ferrovec_core::hnsw`), so the binding holds it in a plain `Arc` with no outer lock: a
+//! `searchBatch()` or a sync `search()` runs while an `addBatch()` task links nodes on a worker.
+//! Heavy calls are `Task`s (async form) with a `…Sync` twin that runs the same task inline; tasks
+//! copy their typed-array input on the JS thread before scheduling.
+
+use std::sync::Arc;
+
+use ferrovec_core::error::Context;
+use ferrovec_core::flat::{k_from_f64, BatchResult};
+use ferrovec_core::hnsw::{AddOptions, HnswParams, SearchOptions};
+use ferrovec_core::keys::{key_from_f64, keys_from_f64, MAX_KEY};
+use ferrovec_core::{Error as CoreError, HnswIndex, Metric, SearchStats as CoreStats};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+use crate::error::{to_js, CoreResultExt};
+use crate::flat::Rows;
+use crate::metric::parse_metric;
+
+/// The two storage kinds: f32 vectors, or bit-packed rows for hamming.
+enum AnyHnsw {
+  F32(HnswIndex<f32>),
+  Bits(HnswIndex<u8>),
+}
+
+fn wrong_kind(index_is_binary: bool) -> CoreError {
+  CoreError::InvalidArgument(if index_is_binary {
+    "this index uses \"hamming\" and stores bit-packed rows: pass a Uint8Array".into()
+  } else {
+    "this index stores f32 vectors: pass a Float32Array (Uint8Array is for \"hamming\" indexes)".into()
+  })
+}
+
+/// Runs `$body` with `$idx` bound to the index of either kind.
+macro_rules! each {
+  ($index:expr, |$idx:ident| $body:expr) => {
+    match $index {
+      AnyHnsw::F32($idx) => $body,
+      AnyHnsw::Bits($idx) => $body,
+    }
+  };
+}
+
+/// Runs `$body` with the index and the matching rows, or fails on a kind mismatch.
+macro_rules! with_rows {
+  ($index:expr, $rows:expr, |$idx:ident, $r:ident| $body:expr) => {
+    match ($index, $rows) {
+      (AnyHnsw::F32($idx), Rows::F32($r)) => $body,
+      (AnyHnsw::Bits($idx), Rows::Bits($r)) => $body,
+      (AnyHnsw::F32(_), _) => Err(wrong_kind(false)),
+      (AnyHnsw::Bits(_), _) => Err(wrong_kind(true)),
+    }
+  };
+}
+
+/// Construction options (every field optional; defaults in the core).
+#[napi(object)]
+pub struct HnswNativeOptions {
+  pub m: Option<f64>,
+  pub ef_construction: Option<f64>,
+  pub ef_search: Option<f64>,
+  pub seed: Option<f64>,
+  pub capacity: Option<f64>,
+  /// Threads that link a batch: 0 (default) = every core, 1 = sequential and reproducible.
+  pub build_threads: Option<f64>,
+}
+
+/// The parameters an index was built with.
+#[napi(object)]
+pub struct HnswNativeParams {
+  pub dim: u32,
+  pub metric: String,
+  pub m: u32,
+  pub ef_construction: u32,
+  pub ef_search: u32,
+  pub seed: f64,
+  pub build_threads: u32,
+}
+
+/// Bytes held by an HNSW index, by part.
+#[napi(object)]
+pub struct HnswMemoryUsage {
+  pub vectors: f64,
+  pub graph: f64,
+  pub keys: f64,
+  pub total: f64,
+}
+
+/// What one search cost.
+#[napi(object)]
+pub struct SearchStats {
+  /// Distance computations.
+  pub distances: f64,
+  /// Nodes whose neighbour list was read.
+  pub visited: f64,
+  /// Whether the query was answered by exact search over the allowed keys.
+  pub exact: bool,
+}
+
+/// Per-query costs of a batch, flat (query `i` at index `i`).
+#[napi(object)]
+pub struct BatchSearchStats {
+  pub distances: Float64Array,
+  pub visited: Float64Array,
+  /// 1 where the query was answered by exact search, else 0.
+  pub exact: Uint8Array,
+}
+
+/// One query's results, nearest first.
+#[napi(object)]
+pub struct HnswSearchResult {
+  pub keys: Float64Array,
+  pub distances: Float32Array,
+  pub stats: Option<SearchStats>,
+}
+
+/// Many queries' results, flat: query `i` owns slots `i*k .. i*k + counts[i]`.
+#[napi(object)]
+pub struct HnswBatchSearchResult {
+  pub keys: Float64Array,
+  pub distances: Float32Array,
+  pub counts: Uint32Array,
+  pub k: u32,
+  pub stats: Option<BatchSearchStats>,
+}
+
+/// Progress of a batch insert.
+#[napi(object)]
+pub struct BuildProgress {
+  pub done: f64,
+  pub total: f64,
+}
+
+/// `(progress) => void`, called on the JS thread; CalleeHandled = false so JS gets the value itself
+/// rather than an `(err, value)` pair. (Spelled out in the `#[napi]` signatures, where napi needs
+/// the full type to write the TypeScript declaration.)
+pub type ProgressFn = ThreadsafeFunction<BuildProgress, (), BuildProgress, Status, false>;
+
+fn to_js_batch(r: BatchResult, stats: Option<Vec<CoreStats>>) -> HnswBatchSearchResult {
+  // Padding slots are u64::MAX in the core; -1 is the JS-side sentinel (never a valid key).
+  let keys: Vec<f64> = r
+    .keys
+    .iter()
+    .map(|&k| if k == u64::MAX { -1.0 } else { k as f64 })
+    .collect();
+  HnswBatchSearchResult {
+    keys: keys.into(),
+    distances: r.distances.into(),
+    counts: r.counts.into(),
+    k: u32::try_from(r.k).unwrap_or(u32::MAX),
+    stats: stats.map(|s| BatchSearchStats {
+      distances: s.iter().map(|x| x.distances as f64).collect::<Vec<_>>().into(),
+      visited: s.iter().map(|x| x.visited as f64).collect::<Vec<_>>().into(),
+      exact: s.iter().map(|x| u8::from(x.exact)).collect::<Vec<_>>().into(),
+    }),
+  }
+}
+
+/// A non-negative integer option up to `max`.
+fn int_opt(v: Option<f64>, name: &str, min: f64, max: f64) -> ferrovec_core::Result<Option<f64>> {
+  match v {
+    None => Ok(None),
+    Some(x) if x.fract() == 0.0 && x >= min && x <= max => Ok(Some(x)),
+    Some(x) => Err(CoreError::InvalidArgument(format!(
+      "{name} must be an integer in {min}..={max}, got {x}"
+    ))),
+  }
+}
+
+fn params_from(dim: f64, metric: Metric, o: &HnswNativeOptions) -> ferrovec_core::Result<HnswParams> {
+  let dim = int_opt(Some(dim), "dim", 1.0, f64::from(u32::MAX))?.unwrap_or(1.0) as usize;
+  let mut p = HnswParams::new(dim, metric);
+  let big = f64::from(u32::MAX);
+  if let Some(m) = int_opt(o.m, "m", 0.0, big)? {
+    p.m = m as usize;
+  }
+  if let Some(x) = int_opt(o.ef_construction, "efConstruction", 0.0, big)? {
+    p.ef_construction = x as usize;
+  }
+  if let Some(x) = int_opt(o.ef_search, "efSearch", 0.0, big)? {
+    p.ef_search = x as usize;
+  }
+  if let Some(x) = int_opt(o.seed, "seed", 0.0, MAX_KEY as f64)? {
+    p.seed = x as u64;
+  }
+  if let Some(x) = int_opt(o.capacity, "capacity", 0.0, big)? {
+    p.capacity = x as usize;
+  }
+  if let Some(x) = int_opt(o.build_threads, "buildThreads", 0.0, big)? {
+    p.build_threads = x as usize;
+  }
+  Ok(p)
+}
+
+fn ef_from(ef: Option<f64>) -> ferrovec_core::Result<Option<usize>> {
+  Ok(int_opt(ef, "ef", 1.0, f64::from(u32::MAX))?.map(|x| x as usize))
+}
+
+/// The native HNSW index. Use the `HnswIndex` class of the TypeScript package, which validates and
+/// normalises input before calling in here.
+#[napi]
+pub struct NativeHnswIndex {
+  inner: Arc<AnyHnsw>,
+}
+
+#[napi]
+impl NativeHnswIndex {
+  #[napi(constructor)]
+  pub fn new(env: Env, dim: f64, metric: String, options: Option<HnswNativeOptions>) -> Result<Self> {
+    let m = parse_metric(&metric).or_js(&env)?;
+    let o = options.unwrap_or(HnswNativeOptions {
+      m: None,
+      ef_construction: None,
+      ef_search: None,
+      seed: None,
+      capacity: None,
+      build_threads: None,
+    });
+    let p = params_from(dim, m, &o).or_js(&env)?;
+    let inner = if m == Metric::Hamming {
+      AnyHnsw::Bits(HnswIndex::new(p).or_js(&env)?)
+    } else {
+      AnyHnsw::F32(HnswIndex::new(p).or_js(&env)?)
+    };
+    Ok(NativeHnswIndex {
+      inner: Arc::new(inner),
+    })
+  }
+
+  #[napi(getter)]
+  pub fn dim(&self) -> u32 {
+    u32::try_from(each!(&*self.inner, |i| i.dim())).unwrap_or(u32::MAX)
+  }
+
+  #[napi(getter)]
+  pub fn metric(&self) -> String {
+    each!(&*self.inner, |i| i.metric().name().to_owned())
+  }
+
+  /// Live (not removed) vectors.
+  #[napi(getter)]
+  pub fn size(&self) -> f64 {
+    each!(&*self.inner, |i| i.len()) as f64
+  }
+
+  /// Nodes the index has room for before it next grows.
+  #[napi(getter)]
+  pub fn capacity(&self) -> f64 {
+    each!(&*self.inner, |i| i.capacity()) as f64
+  }
+
+  /// Slots held by removed vectors (reclaimed by `compact`).
+  #[napi(getter)]
+  pub fn deleted_count(&self) -> f64 {
+    each!(&*self.inner, |i| i.deleted_count()) as f64
+  }
+
+  #[napi(getter)]
+  pub fn ef_search(&self) -> u32 {
+    u32::try_from(each!(&*self.inner, |i| i.ef_search())).unwrap_or(u32::MAX)
+  }
+
+  #[napi(setter)]
+  pub fn set_ef_search(&self, env: Env, ef: f64) -> Result<()> {
+    let ef = int_opt(Some(ef), "efSearch", 1.0, f64::from(u32::MAX))
+      .map(|x| x.unwrap_or(1.0) as usize)
+      .or_js(&env)?;
+    each!(&*self.inner, |i| i.set_ef_search(ef)).or_js(&env)
+  }
+
+  #[napi]
+  pub fn params(&self) -> HnswNativeParams {
+    let p = each!(&*self.inner, |i| i.params());
+    let u = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+    HnswNativeParams {
+      dim: u(p.dim),
+      metric: p.metric.name().to_owned(),
+      m: u(p.m),
+      ef_construction: u(p.ef_construction),
+      ef_search: u(p.ef_search),
+      seed: p.seed as f64,
+      build_threads: u(p.build_threads),
+    }
+  }
+
+  /// Adds rows (`keys.length` of them, row-major in `vectors`) off the JS thread; `onProgress`
+  /// receives `{ done, total }` on the JS thread while the batch links.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn add_batch(
+    &self,
+    keys: Float64Array,
+    vectors: Either<Float32Array, Uint8Array>,
+    upsert: bool,
+    on_progress: Option<ThreadsafeFunction<BuildProgress, (), BuildProgress, Status, false>>,
+  ) -> AsyncTask<HnswAddTask> {
+    AsyncTask::new(self.add_task(&keys, &vectors, upsert, on_progress))
+  }
+
+  /// Adds rows on the calling thread.
+  #[napi]
+  pub fn add_batch_sync(
+    &self,
+    env: Env,
+    keys: Float64Array,
+    vectors: Either<Float32Array, Uint8Array>,
+    upsert: bool,
+    on_progress: Option<ThreadsafeFunction<BuildProgress, (), BuildProgress, Status, false>>,
+  ) -> Result<()> {
+    let mut task = self.add_task(&keys, &vectors, upsert, on_progress);
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  fn add_task(
+    &self,
+    keys: &Float64Array,
+    vectors: &Either<Float32Array, Uint8Array>,
+    upsert: bool,
+    on_progress: Option<ProgressFn>,
+  ) -> HnswAddTask {
+    HnswAddTask {
+      inner: self.inner.clone(),
+      keys: keys.to_vec(),
+      rows: Some(Rows::copy_from(vectors)),
+      upsert,
+      on_progress,
+    }
+  }
+
+  /// Removes `key` (a tombstone until `compact`); returns whether it was present.
+  #[napi]
+  pub fn remove(&self, env: Env, key: f64) -> Result<bool> {
+    let key = key_from_f64(key, Context::NONE).or_js(&env)?;
+    Ok(each!(&*self.inner, |i| i.remove(key)))
+  }
+
+  #[napi]
+  pub fn has(&self, env: Env, key: f64) -> Result<bool> {
+    let key = key_from_f64(key, Context::NONE).or_js(&env)?;
+    Ok(each!(&*self.inner, |i| i.contains(key)))
+  }
+
+  /// A copy of the stored vector of `key`, or `undefined`.
+  #[napi]
+  pub fn get(&self, env: Env, key: f64) -> Result<Option<Either<Float32Array, Uint8Array>>> {
+    let key = key_from_f64(key, Context::NONE).or_js(&env)?;
+    Ok(match &*self.inner {
+      AnyHnsw::F32(i) => i.get(key).map(|r| Either::A(r.into())),
+      AnyHnsw::Bits(i) => i.get(key).map(|r| Either::B(r.into())),
+    })
+  }
+
+  /// Every live key, in insertion (slot) order.
+  #[napi]
+  pub fn keys(&self) -> Float64Array {
+    let keys: Vec<f64> = each!(&*self.inner, |i| i.keys())
+      .into_iter()
+      .map(|k| k as f64)
+      .collect();
+    keys.into()
+  }
+
+  #[napi]
+  pub fn memory_usage(&self) -> HnswMemoryUsage {
+    let m = each!(&*self.inner, |i| i.memory_usage());
+    HnswMemoryUsage {
+      vectors: m.vectors as f64,
+      graph: m.graph as f64,
+      keys: m.keys as f64,
+      total: m.total as f64,
+    }
+  }
+
+  /// Drops removed nodes for good off the JS thread; resolves the number of slots reclaimed.
+  #[napi(ts_return_type = "Promise<number>")]
+  pub fn compact(&self) -> AsyncTask<CompactTask> {
+    AsyncTask::new(CompactTask {
+      inner: self.inner.clone(),
+    })
+  }
+
+  /// `compact` on the calling thread.
+  #[napi]
+  pub fn compact_sync(&self, env: Env) -> Result<f64> {
+    let mut task = CompactTask {
+      inner: self.inner.clone(),
+    };
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// The `k` nearest neighbours of one query (sync: a single search is sub-millisecond).
+  #[napi]
+  pub fn search(
+    &self,
+    env: Env,
+    query: Either<Float32Array, Uint8Array>,
+    k: f64,
+    ef: Option<f64>,
+    allow: Option<Float64Array>,
+    stats: Option<bool>,
+  ) -> Result<HnswSearchResult> {
+    let mut task = self.search_task(&query, k, ef, allow.as_ref(), stats.unwrap_or(false));
+    let out = task.compute()?;
+    let r = task.resolve(env, out)?;
+    let n = r.counts.first().copied().unwrap_or(0) as usize;
+    Ok(HnswSearchResult {
+      keys: r.keys[..n].to_vec().into(),
+      distances: r.distances[..n].to_vec().into(),
+      stats: r.stats.map(|s| SearchStats {
+        distances: s.distances.first().copied().unwrap_or(0.0),
+        visited: s.visited.first().copied().unwrap_or(0.0),
+        exact: s.exact.first().copied().unwrap_or(0) != 0,
+      }),
+    })
+  }
+
+  /// The `k` nearest neighbours of each row of `queries`, off the JS thread and in parallel.
+  #[napi(ts_return_type = "Promise<HnswBatchSearchResult>")]
+  pub fn search_batch(
+    &self,
+    queries: Either<Float32Array, Uint8Array>,
+    k: f64,
+    ef: Option<f64>,
+    allow: Option<Float64Array>,
+    stats: Option<bool>,
+  ) -> AsyncTask<HnswSearchTask> {
+    AsyncTask::new(self.search_task(&queries, k, ef, allow.as_ref(), stats.unwrap_or(false)))
+  }
+
+  /// `searchBatch` on the calling thread.
+  #[napi]
+  pub fn search_batch_sync(
+    &self,
+    env: Env,
+    queries: Either<Float32Array, Uint8Array>,
+    k: f64,
+    ef: Option<f64>,
+    allow: Option<Float64Array>,
+    stats: Option<bool>,
+  ) -> Result<HnswBatchSearchResult> {
+    let mut task = self.search_task(&queries, k, ef, allow.as_ref(), stats.unwrap_or(false));
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  fn search_task(
+    &self,
+    queries: &Either<Float32Array, Uint8Array>,
+    k: f64,
+    ef: Option<f64>,
+    allow: Option<&Float64Array>,
+    stats: bool,
+  ) -> HnswSearchTask {
+    HnswSearchTask {
+      inner: self.inner.clone(),
+      queries: Rows::copy_from(queries),
+      k,
+      ef,
+      allow: allow.map(|a| a.to_vec()),
+      stats,
+    }
+  }
+}
+
+pub struct HnswAddTask {
+  inner: Arc<AnyHnsw>,
+  keys: Vec<f64>,
+  rows: Option<Rows>,
+  upsert: bool,
+  on_progress: Option<ProgressFn>,
+}
+
+impl Task for HnswAddTask {
+  // The domain result travels to `resolve`, which runs on the JS thread and can build a coded error.
+  type Output = ferrovec_core::Result<()>;
+  type JsValue = ();
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    let keys = match keys_from_f64(&self.keys) {
+      Ok(k) => k,
+      Err(e) => return Ok(Err(e)),
+    };
+    let Some(rows) = self.rows.take() else {
+      return Ok(Err(CoreError::InvalidArgument("add task already ran".into())));
+    };
+    let tsfn = self.on_progress.as_ref();
+    let report = |done: usize, total: usize| {
+      if let Some(f) = tsfn {
+        // NonBlocking: queue the call for the JS thread and return at once, so a busy event loop
+        // never stalls the builder (a full queue just drops that one update).
+        f.call(
+          BuildProgress {
+            done: done as f64,
+            total: total as f64,
+          },
+          ThreadsafeFunctionCallMode::NonBlocking,
+        );
+      }
+    };
+    let opts = AddOptions {
+      upsert: self.upsert,
+      progress: tsfn.map(|_| &report as &(dyn Fn(usize, usize) + Sync)),
+    };
+    Ok(with_rows!(&*self.inner, &rows, |idx, r| idx.add_batch_with(&keys, r, opts)))
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {
+    output.map_err(|e| to_js(&env, e))
+  }
+}
+
+pub struct CompactTask {
+  inner: Arc<AnyHnsw>,
+}
+
+impl Task for CompactTask {
+  type Output = usize;
+  type JsValue = f64;
+
+  fn compute(&mut self) -> Result<usize> {
+    Ok(each!(&*self.inner, |i| i.compact()))
+  }
+
+  fn resolve(&mut self, _env: Env, output: usize) -> Result<f64> {
+    Ok(output as f64)
+  }
+}
+
+pub struct HnswSearchTask {
+  inner: Arc<AnyHnsw>,
+  queries: Rows,
+  k: f64,
+  ef: Option<f64>,
+  allow: Option<Vec<f64>>,
+  stats: bool,
+}
+
+impl Task for HnswSearchTask {
+  type Output = ferrovec_core::Result<(BatchResult, Vec<CoreStats>)>;
+  type JsValue = HnswBatchSearchResult;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    Ok(self.run())
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<HnswBatchSearchResult> {
+    let stats = self.stats;
+    output
+      .map(|(r, s)| to_js_batch(r, stats.then_some(s)))
+      .map_err(|e| to_js(&env, e))
+  }
+}
+
+impl HnswSearchTask {
+  fn run(&self) -> ferrovec_core::Result<(BatchResult, Vec<CoreStats>)> {
+    let k = k_from_f64(self.k)?;
+    let ef = ef_from(self.ef)?;
+    // Unknown allowed keys are simply not candidates, but malformed ones (negative, fractional) are
+    // a caller bug worth reporting.
+    let allow = self.allow.as_deref().map(keys_from_f64).transpose()?;
+    let opts = SearchOptions {
+      ef,
+      allow: allow.as_deref(),
+    };
+    with_rows!(&*self.inner, &self.queries, |idx, q| idx.search_batch(q, k, opts))
+  }
+}
