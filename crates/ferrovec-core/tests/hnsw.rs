@@ -303,8 +303,8 @@ fn compaction_reclaims_slots_and_keeps_results() {
     .collect();
   let before_default = mean_recall(&h, &f, &qs, SearchOptions::default());
   let mem_before = h.memory_usage();
-  assert_eq!(h.compact(), n - live);
-  assert_eq!(h.compact(), 0, "nothing left to reclaim");
+  assert_eq!(h.compact().unwrap(), n - live);
+  assert_eq!(h.compact().unwrap(), 0, "nothing left to reclaim");
   assert_eq!(h.len(), live);
   assert_eq!(h.deleted_count(), 0);
   let (mut hk, mut fk) = (h.keys(), f.keys().to_vec());
@@ -704,7 +704,7 @@ fn small_and_empty_indexes() {
     .search(&[0.0, 0.0], 5, SearchOptions::default())
     .map(|v| v.is_empty())
     .unwrap_or(false));
-  assert_eq!(h.compact(), 0);
+  assert_eq!(h.compact().unwrap(), 0);
   h.add(9, &[1.0, 1.0], false).unwrap_or_else(|e| panic!("{e}"));
   let got = h
     .search(&[0.0, 0.0], 5, SearchOptions::default())
@@ -721,7 +721,7 @@ fn small_and_empty_indexes() {
     .search(&[0.0, 0.0], 5, SearchOptions::default())
     .map(|v| v.is_empty())
     .unwrap_or(false));
-  assert_eq!(h.compact(), 1);
+  assert_eq!(h.compact().unwrap(), 1);
   assert!(h.is_empty());
   h.add(9, &[1.0, 1.0], false).unwrap_or_else(|e| panic!("{e}"));
   // Exact duplicates tie; the smaller key wins, like FlatIndex.

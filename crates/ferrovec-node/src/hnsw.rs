@@ -519,15 +519,15 @@ pub struct CompactTask {
 }
 
 impl Task for CompactTask {
-  type Output = usize;
+  type Output = ferrovec_core::Result<usize>;
   type JsValue = f64;
 
-  fn compute(&mut self) -> Result<usize> {
+  fn compute(&mut self) -> Result<Self::Output> {
     Ok(each!(&*self.inner, |i| i.compact()))
   }
 
-  fn resolve(&mut self, _env: Env, output: usize) -> Result<f64> {
-    Ok(output as f64)
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<f64> {
+    output.map(|n| n as f64).map_err(|e| to_js(&env, e))
   }
 }
 

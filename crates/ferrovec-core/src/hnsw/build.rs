@@ -9,6 +9,7 @@
 use super::graph::{Graph, MAX_LEVEL};
 use super::visited::{Cand, Scratch};
 use super::{Entry, HnswIndex};
+use crate::error::Result;
 use crate::metric::{Element, Kernel};
 
 /// SplitMix64: tiny, seedable, and good enough for level sampling. Kept in-crate so the engine has
@@ -221,7 +222,7 @@ pub(crate) fn compact_graph<T: Element>(
   old: &Graph<T>,
   kernel: Kernel<T>,
   threads_one: bool,
-) -> (Graph<T>, Vec<u32>) {
+) -> Result<(Graph<T>, Vec<u32>)> {
   use rayon::prelude::*;
 
   let mut remap = vec![u32::MAX; old.len];
@@ -232,7 +233,9 @@ pub(crate) fn compact_graph<T: Element>(
       live.push(slot);
     }
   }
-  let mut new = Graph::new(old.row_len, old.m, live.len().max(16));
+  // The old graph already holds more than this, so failing here means memory is nearly gone; the
+  // error leaves the index as it was.
+  let mut new = Graph::new(old.row_len, old.m, live.len().max(16))?;
   for &slot in &live {
     new.push(
       old.keys[slot as usize],
@@ -293,5 +296,5 @@ pub(crate) fn compact_graph<T: Element>(
       new.set_neighbours_locked(new_slot as u32, level, ids);
     }
   }
-  (new, remap)
+  Ok((new, remap))
 }

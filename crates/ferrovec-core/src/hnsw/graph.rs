@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
+use crate::error::{Error, Result};
 use crate::metric::Element;
 
 /// `upper_start` value of a node that lives on level 0 only.
@@ -65,7 +66,8 @@ pub(crate) struct Graph<T: Element> {
 }
 
 impl<T: Element> Graph<T> {
-  pub fn new(row_len: usize, m: usize, cap: usize) -> Self {
+  /// An empty graph with room for `cap` nodes, or an error if that much memory is not available.
+  pub fn new(row_len: usize, m: usize, cap: usize) -> Result<Self> {
     let mut g = Graph {
       row_len,
       m,
@@ -81,30 +83,63 @@ impl<T: Element> Graph<T> {
       links_up: Vec::new(),
       locks: Vec::new(),
     };
-    g.reserve_slots(cap);
-    g
+    g.reserve_slots(cap)?;
+    Ok(g)
   }
 
-  /// Makes room for `cap` slots in total (never shrinks).
-  pub fn reserve_slots(&mut self, cap: usize) {
+  /// Makes room for `cap` slots in total (never shrinks). Every allocation is fallible
+  /// (`try_reserve`), so a huge `capacity` option or batch is an error rather than an abort of the
+  /// host process; on error the graph is unchanged apart from spare capacity.
+  pub fn reserve_slots(&mut self, cap: usize) -> Result<()> {
     if cap <= self.cap {
-      return;
+      return Ok(());
     }
+    let oom = |what: &str| {
+      Error::invalid_argument(format!(
+        "cannot allocate {what} for {cap} nodes: not enough memory (lower `capacity` or the batch size)"
+      ))
+    };
     let extra = cap - self.len;
-    self.vectors.reserve_exact(extra * self.row_len);
-    self.keys.reserve_exact(extra);
-    self.levels.reserve_exact(extra);
-    self.upper_start.reserve_exact(extra);
+    let link_words = cap
+      .checked_mul(1 + self.m0)
+      .ok_or_else(|| oom("neighbour lists"))?;
+    let vector_elems = extra.checked_mul(self.row_len).ok_or_else(|| oom("vectors"))?;
+    self
+      .vectors
+      .try_reserve_exact(vector_elems)
+      .map_err(|_| oom("vectors"))?;
+    self.keys.try_reserve_exact(extra).map_err(|_| oom("keys"))?;
+    self.levels.try_reserve_exact(extra).map_err(|_| oom("levels"))?;
+    self
+      .upper_start
+      .try_reserve_exact(extra)
+      .map_err(|_| oom("levels"))?;
+    self
+      .deleted
+      .try_reserve_exact(cap - self.deleted.len())
+      .map_err(|_| oom("tombstones"))?;
+    self
+      .locks
+      .try_reserve_exact(cap - self.locks.len())
+      .map_err(|_| oom("locks"))?;
+    self
+      .links0
+      .try_reserve_exact(link_words - self.links0.len())
+      .map_err(|_| oom("neighbour lists"))?;
+    // Capacity is reserved: these resizes cannot reallocate.
     self.deleted.resize_with(cap, || AtomicBool::new(false));
     self.locks.resize_with(cap, || Mutex::new(()));
-    self.links0.resize_with(cap * (1 + self.m0), || AtomicU32::new(0));
+    self.links0.resize_with(link_words, || AtomicU32::new(0));
     self.cap = cap;
+    Ok(())
   }
 
   /// Appends a node (its lists empty) and returns its slot. The caller has reserved room.
   pub fn push(&mut self, key: u64, row: &[T], level: u8) -> u32 {
     if self.len == self.cap {
-      self.reserve_slots((self.cap * 2).max(16));
+      // Callers reserve first; this only keeps the invariant if one ever does not (and an
+      // allocation failure here is the same abort any Vec::push would give).
+      let _ = self.reserve_slots((self.cap * 2).max(16));
     }
     let slot = self.len as u32;
     self.vectors.extend_from_slice(row);

@@ -234,7 +234,7 @@ impl<T: Element> HnswIndex<T> {
       build_threads: p.build_threads,
       ef_search: AtomicUsize::new(p.ef_search),
       live: AtomicUsize::new(0),
-      graph: RwLock::new(Graph::new(row_len, p.m, p.capacity)),
+      graph: RwLock::new(Graph::new(row_len, p.m, p.capacity)?),
       keymap: RwLock::new(HashMap::new()),
       entry: RwLock::new(None),
       top_lock: Mutex::new(()),
@@ -413,12 +413,21 @@ impl<T: Element> HnswIndex<T> {
           u32::MAX - 1
         )));
       }
-      // Everything below is infallible: the batch is committed from here on.
       if g.len + new_rows > g.cap {
-        let cap = (g.len + new_rows).max(g.cap * 2).min(u32::MAX as usize);
-        g.reserve_slots(cap);
+        let need = g.len + new_rows;
+        // Doubling amortises growth; if double does not fit in memory, exactly enough may.
+        let doubled = need.max(g.cap * 2).min(u32::MAX as usize);
+        let grown = g.reserve_slots(doubled);
+        if grown.is_err() {
+          g.reserve_slots(need)?;
+        }
       }
-      km.reserve(new_rows);
+      km.try_reserve(new_rows).map_err(|_| {
+        Error::invalid_argument(format!(
+          "cannot allocate the key map for {new_rows} more keys: not enough memory"
+        ))
+      })?;
+      // Everything below is infallible: the batch is committed from here on.
       let mut todo = Vec::with_capacity(keys.len());
       for (&key, row) in keys.iter().zip(vectors.chunks_exact(self.row_len)) {
         match km.get(&key) {
@@ -537,15 +546,16 @@ impl<T: Element> HnswIndex<T> {
 
   /// Drops removed nodes for good, repairing the lists that pointed at them, and returns how many
   /// slots were reclaimed. The new graph is built while searches keep running on the old one; only
-  /// the final swap takes the write lock.
-  pub fn compact(&self) -> usize {
+  /// the final swap takes the write lock. Fails (changing nothing) only if the new graph cannot be
+  /// allocated.
+  pub fn compact(&self) -> Result<usize> {
     let _writer = self.writer.lock();
     let (new, remap, old_len) = {
       let g = self.graph.read();
       if (0..g.len as u32).all(|s| !g.is_deleted(s)) {
-        return 0;
+        return Ok(0);
       }
-      let (new, remap) = compact_graph(&g, self.kernel, self.build_threads == 1);
+      let (new, remap) = compact_graph(&g, self.kernel, self.build_threads == 1)?;
       (new, remap, g.len)
     };
     let mut g = self.graph.write();
@@ -583,7 +593,7 @@ impl<T: Element> HnswIndex<T> {
     *self.entry.write() = entry;
     let reclaimed = old_len - new.len;
     *g = new;
-    reclaimed
+    Ok(reclaimed)
   }
 
   /// The `k` nearest neighbours of `query`, nearest first (ties by smaller key).
