@@ -95,6 +95,31 @@ impl<T: Element> FlatIndex<T> {
     })
   }
 
+  /// An index over rows that the caller has fully validated (the file loader: `flat_file.rs`).
+  pub(crate) fn from_parts(
+    metric: Metric,
+    dim: usize,
+    data: Vec<T>,
+    keys: Vec<u64>,
+    slots: HashMap<u64, usize>,
+  ) -> Result<Self> {
+    let (row_len, kernel) = check_params::<T>(dim, metric)?;
+    Ok(FlatIndex {
+      metric,
+      dim,
+      row_len,
+      kernel,
+      data,
+      keys,
+      slots,
+    })
+  }
+
+  /// Every row, row-major in storage order (parallel to [`FlatIndex::keys`]).
+  pub fn data(&self) -> &[T] {
+    &self.data
+  }
+
   pub fn metric(&self) -> Metric {
     self.metric
   }
@@ -159,7 +184,7 @@ impl<T: Element> FlatIndex<T> {
 
   fn check_batch(&self, keys: &[u64], vectors: &[T], upsert: bool) -> Result<()> {
     let rl = self.row_len;
-    if vectors.len() % rl != 0 {
+    if !vectors.len().is_multiple_of(rl) {
       return Err(Error::DimensionMismatch {
         expected: rl,
         got: vectors.len() % rl,
@@ -253,7 +278,7 @@ impl<T: Element> FlatIndex<T> {
   pub fn search_batch(&self, queries: &[T], k: usize, allow: Option<&[u64]>) -> Result<BatchResult> {
     check_k(k)?;
     let rl = self.row_len;
-    if queries.is_empty() || queries.len() % rl != 0 {
+    if queries.is_empty() || !queries.len().is_multiple_of(rl) {
       return Err(Error::DimensionMismatch {
         expected: rl,
         got: if queries.is_empty() { 0 } else { queries.len() % rl },

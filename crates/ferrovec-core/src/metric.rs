@@ -161,7 +161,7 @@ impl Element for u8 {
   }
 
   fn row_len(dim: usize) -> Result<usize> {
-    if dim % 8 != 0 {
+    if !dim.is_multiple_of(8) {
       return Err(Error::invalid_argument(format!(
         "dim for \"hamming\" counts bits and must be a multiple of 8, got {dim}"
       )));
@@ -211,7 +211,7 @@ pub fn distances_into<T: Element>(metric: Metric, query: &[T], rows: &[T], out: 
       context: Context::NONE,
     });
   }
-  if rows.len() % d != 0 {
+  if !rows.len().is_multiple_of(d) {
     return Err(Error::DimensionMismatch {
       expected: d,
       got: rows.len() % d,
