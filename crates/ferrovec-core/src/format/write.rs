@@ -189,24 +189,25 @@ impl<'a> Writer<'a> {
   /// On any error the temp file is removed and `path` is untouched. A process killed between 1 and 2
   /// leaves its temp file (`.NAME.PID-N.tmp`) behind; it is never mistaken for the target.
   pub fn save(&self, path: &Path) -> Result<()> {
-    let layout = self.layout()?;
     let (dir, tmp) = temp_path(path)?;
     let mut file = OpenOptions::new()
       .write(true)
       .create_new(true)
       .open(&tmp)
       .map_err(Error::io("create", &tmp))?;
-    let written = (|| -> io::Result<()> {
+    let written = self.layout().and_then(|layout| {
       let mut w = BufWriter::with_capacity(1 << 20, &mut file);
-      self.write_layout(&layout, &mut w)?;
-      w.flush()?;
+      self
+        .write_layout(&layout, &mut w)
+        .and_then(|()| w.flush())
+        .map_err(Error::io("write", &tmp))?;
       drop(w);
-      file.sync_all()
-    })();
+      file.sync_all().map_err(Error::io("sync", &tmp))
+    });
     drop(file);
     if let Err(e) = written {
       let _ = fs::remove_file(&tmp);
-      return Err(Error::io("write", &tmp)(e));
+      return Err(e);
     }
     if let Err(e) = fs::rename(&tmp, path) {
       let _ = fs::remove_file(&tmp);
