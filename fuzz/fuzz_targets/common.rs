@@ -7,7 +7,9 @@ pub fn check(data: &[u8]) {
   let Ok(index) = AnyFlatIndex::from_bytes(data, &LoadOptions::default()) else {
     return;
   };
-  let again = index.to_bytes().and_then(|b| AnyFlatIndex::from_bytes(&b, &LoadOptions::default()));
+  let again = index
+    .to_bytes()
+    .and_then(|b| AnyFlatIndex::from_bytes(&b, &LoadOptions::default()));
   assert!(again.is_ok(), "a loaded index must save and load again");
   match &index {
     AnyFlatIndex::F32(i) => {
@@ -23,6 +25,8 @@ pub fn check(data: &[u8]) {
 
 /// Recomputes every checksum and the recorded length, so mutations reach the checks behind them
 /// (libFuzzer cannot solve a 64-bit hash by itself).
+// Only `load_flat_sealed` uses it; each target compiles this file as its own module.
+#[allow(dead_code)]
 pub fn reseal(b: &mut [u8]) {
   use ferrovec_core::format::{checksum, MAGIC};
   if b.len() < 64 || b[..8] != MAGIC {

@@ -61,6 +61,9 @@ impl AnyFlatIndex {
   }
 
   /// Reads and validates the file at `path`.
+  ///
+  /// Read, not mapped: the index copies its rows into memory it owns anyway, and a mapping would let
+  /// another process truncating the file mid-load fault (SIGBUS) and take the host process down.
   pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
     let path = path.as_ref();
     let c = read_file(path)?;

@@ -576,6 +576,28 @@ fn seeded_mutation_fuzz_never_panics() {
   assert!(seen.get("ERR_CORRUPT_FILE").copied().unwrap_or(0) > iterations / 2);
 }
 
+/// Every committed fuzz seed and every input a fuzzer ever crashed on (`fuzz/regressions/`, one file
+/// per crash) goes through the loader: valid seeds load, and nothing panics.
+#[test]
+fn fuzz_seeds_and_regressions_never_panic() {
+  let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+  let mut n = 0;
+  for sub in ["seeds/load_flat", "regressions"] {
+    let Ok(entries) = std::fs::read_dir(root.join(sub)) else {
+      continue;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+      let bytes = io_ok(std::fs::read(entry.path()));
+      let r = load_any(&bytes);
+      if sub.starts_with("seeds") {
+        assert_eq!(code(&r), "OK", "{}", entry.path().display());
+      }
+      n += 1;
+    }
+  }
+  assert!(n >= 4, "the seed corpus is missing ({n} files)");
+}
+
 /// Writes the seed corpus for the coverage-guided fuzzer in `fuzz/` (run with `--ignored`).
 #[test]
 #[ignore]

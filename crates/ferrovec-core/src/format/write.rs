@@ -186,7 +186,8 @@ impl<'a> Writer<'a> {
   /// 2. rename it over `path`, which atomically replaces the directory entry;
   /// 3. fsync the directory so the rename itself survives a power cut.
   ///
-  /// On any error the temp file is removed and `path` is untouched. A process killed between 1 and 2
+  /// On any error the temp file is removed and `path` is untouched. If `path` is a symlink, the link
+  /// itself is replaced by the new file (rename semantics), not the file it pointed to. A process killed between 1 and 2
   /// leaves its temp file (`.NAME.PID-N.tmp`) behind; it is never mistaken for the target.
   pub fn save(&self, path: &Path) -> Result<()> {
     let (dir, tmp) = temp_path(path)?;
