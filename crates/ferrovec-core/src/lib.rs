@@ -1,7 +1,7 @@
 //! # ferrovec-core
 //!
 //! The engine behind ferrovec: SIMD distance kernels ([`metric`], through simsimd) and exact search
-//! ([`flat::FlatIndex`]), stored in a versioned, checksummed file format ([`format`], [`flat_file`]). Pure Rust with no Node dependency; the napi-rs binding in `ferrovec-node`
+//! ([`flat::FlatIndex`]), stored in a versioned, checksummed file format ([`format`](mod@format), [`flat_file`]). Pure Rust with no Node dependency; the napi-rs binding in `ferrovec-node`
 //! only converts arguments and schedules work.
 //!
 //! Contracts kept everywhere in this crate:

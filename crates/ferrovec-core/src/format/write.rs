@@ -30,12 +30,15 @@ struct Layout {
 /// bytes ([`Writer::to_bytes`]).
 ///
 /// ```
-/// use ferrovec_core::format::{kind, Tag, Writer, Container};
+/// use ferrovec_core::format::{kind, Container, Tag, Writer};
+/// # fn main() -> ferrovec_core::Result<()> {
 /// let mut w = Writer::new(kind::FLAT);
 /// w.section(Tag(*b"DATA"), vec![1u8, 2, 3]);
-/// let bytes = w.to_bytes().unwrap();
-/// let c = Container::parse(&bytes[..]).unwrap();
+/// let bytes = w.to_bytes()?;
+/// let c = Container::parse(&bytes[..])?;
 /// assert_eq!(c.section(Tag(*b"DATA")), Some(&[1u8, 2, 3][..]));
+/// # Ok(())
+/// # }
 /// ```
 pub struct Writer<'a> {
   kind: Tag,
