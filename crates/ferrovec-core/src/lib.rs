@@ -1,7 +1,7 @@
 //! # ferrovec-core
 //!
 //! The engine behind ferrovec: SIMD distance kernels ([`metric`], through simsimd) and exact search
-//! ([`flat::FlatIndex`]). Pure Rust with no Node dependency; the napi-rs binding in `ferrovec-node`
+//! ([`flat::FlatIndex`]), stored in a versioned, checksummed file format ([`format`](mod@format), [`flat_file`]). Pure Rust with no Node dependency; the napi-rs binding in `ferrovec-node`
 //! only converts arguments and schedules work.
 //!
 //! Contracts kept everywhere in this crate:
@@ -13,6 +13,8 @@
 
 pub mod error;
 pub mod flat;
+pub mod flat_file;
+pub mod format;
 pub mod keys;
 pub mod metric;
 mod tile;
@@ -20,6 +22,7 @@ pub mod topk;
 
 pub use error::{Error, Result};
 pub use flat::{BatchResult, FlatIndex, MemoryUsage};
+pub use flat_file::{AnyFlatIndex, LoadOptions};
 pub use metric::{Element, Metric};
 pub use topk::Neighbor;
 
