@@ -12,8 +12,11 @@ export type InvalidInputCode =
   | 'ERR_UNKNOWN_METRIC'
   | 'ERR_INVALID_ARGUMENT'
 
+/** Codes of errors about files and buffers being saved or loaded. */
+export type StorageCode = 'ERR_CORRUPT_FILE' | 'ERR_UNSUPPORTED_VERSION' | 'ERR_IO'
+
 /** Every code a {@link FerrovecError} can carry. */
-export type ErrorCode = InvalidInputCode | 'ERR_DUPLICATE_KEY' | 'ERR_NATIVE'
+export type ErrorCode = InvalidInputCode | StorageCode | 'ERR_DUPLICATE_KEY' | 'ERR_NATIVE'
 
 const INVALID_INPUT = new Set<string>([
   'ERR_DIMENSION_MISMATCH',
@@ -53,11 +56,52 @@ export class DuplicateKeyError extends FerrovecError {
   }
 }
 
+/**
+ * Saving or loading failed. The subclass says what the caller can do: a {@link CorruptFileError}
+ * file is damaged or not a ferrovec file (restore it or rebuild the index), an
+ * {@link UnsupportedVersionError} file needs a newer ferrovec, and an {@link IoError} is the
+ * operating system refusing (missing file, permissions, full disk). A failed save never damages the
+ * previous file.
+ */
+export class StorageError extends FerrovecError {
+  declare readonly code: StorageCode
+  constructor(code: StorageCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
+
+/** The file or buffer is not a valid ferrovec file: foreign, truncated or damaged. The message names the part. */
+export class CorruptFileError extends StorageError {
+  declare readonly code: 'ERR_CORRUPT_FILE'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CORRUPT_FILE', message, options)
+  }
+}
+
+/** The file was written by a newer (or different major) version of ferrovec's format. */
+export class UnsupportedVersionError extends StorageError {
+  declare readonly code: 'ERR_UNSUPPORTED_VERSION'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_UNSUPPORTED_VERSION', message, options)
+  }
+}
+
+/** The operating system refused a file operation; the message names the path and the reason. */
+export class IoError extends StorageError {
+  declare readonly code: 'ERR_IO'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_IO', message, options)
+  }
+}
+
 /** Builds the error class that belongs to `code`. */
 export function errorFor(code: string, message: string, cause?: unknown): FerrovecError {
   const options = cause === undefined ? undefined : { cause }
   if (INVALID_INPUT.has(code)) return new InvalidInputError(code as InvalidInputCode, message, options)
   if (code === 'ERR_DUPLICATE_KEY') return new DuplicateKeyError(message, options)
+  if (code === 'ERR_CORRUPT_FILE') return new CorruptFileError(message, options)
+  if (code === 'ERR_UNSUPPORTED_VERSION') return new UnsupportedVersionError(message, options)
+  if (code === 'ERR_IO') return new IoError(message, options)
   return new FerrovecError('ERR_NATIVE', `${code}: ${message}`, options)
 }
 

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url'
+
 import { awaitNative, callNative, invalid } from './errors.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
 import { native, type NativeFlatIndex } from './native.js'
@@ -8,6 +10,15 @@ export interface FlatIndexOptions<M extends Metric = Metric> {
   /** Dimensions of every vector (bits for `hamming`, a multiple of 8). */
   dim: number
   /** Distance measure; default `'cosine'`. */
+  metric?: M
+}
+
+/**
+ * What a loaded index must be. A file holding something else is refused before its vectors are read:
+ * another `dim` throws `ERR_DIMENSION_MISMATCH`, another `metric` `ERR_INVALID_ARGUMENT`.
+ */
+export interface LoadOptions<M extends Metric = Metric> {
+  dim?: number
   metric?: M
 }
 
@@ -73,6 +84,16 @@ export class FlatIndex<M extends Metric = 'cosine'> {
   readonly #rowLen: number
 
   constructor(options: FlatIndexOptions<M>) {
+    // A loaded native index is handed over through `adopting` (see `#adopt`), so the public
+    // signature stays `new FlatIndex(options)` and nothing outside this module can pass a handle.
+    const handle = adopting
+    adopting = undefined
+    if (handle !== undefined) {
+      this.#inner = handle
+      this.#kind = kindOf(checkMetric(handle.metric))
+      this.#rowLen = this.#kind === 'bits' ? handle.dim / 8 : handle.dim
+      return
+    }
     if (typeof options !== 'object' || options === null) {
       throw invalid('ERR_INVALID_ARGUMENT', 'FlatIndex needs an options object such as { dim: 384, metric: "cosine" }')
     }
@@ -84,6 +105,71 @@ export class FlatIndex<M extends Metric = 'cosine'> {
     this.#inner = callNative(() => new native.NativeFlatIndex(dim, metric))
     this.#kind = kindOf(metric)
     this.#rowLen = this.#kind === 'bits' ? dim / 8 : dim
+  }
+
+  static #adopt<M extends Metric>(inner: NativeFlatIndex): FlatIndex<M> {
+    adopting = inner
+    try {
+      return new FlatIndex<M>({ dim: inner.dim, metric: inner.metric as M })
+    } finally {
+      adopting = undefined
+    }
+  }
+
+  /**
+   * Loads an index written by {@link save} (or {@link saveSync}), off the JS thread. The whole file is
+   * validated first (checksums, sizes, keys, values); with `options`, so are its `dim` and `metric`.
+   *
+   * @throws {CorruptFileError} `ERR_CORRUPT_FILE` for a damaged, truncated or foreign file.
+   * @throws {UnsupportedVersionError} `ERR_UNSUPPORTED_VERSION` for a file from a newer format.
+   * @throws {IoError} `ERR_IO` when the file cannot be read.
+   * @throws {InvalidInputError} `ERR_DIMENSION_MISMATCH` / `ERR_INVALID_ARGUMENT` when it is not what `options` expects.
+   */
+  static async load<M extends Metric = Metric>(path: string | URL, options?: LoadOptions<M>): Promise<FlatIndex<M>> {
+    const p = toPath(path)
+    const [dim, metric] = expectations(options)
+    const inner = await awaitNative(native.NativeFlatIndex.load(p, dim, metric))
+    return FlatIndex.#adopt<M>(inner)
+  }
+
+  /** {@link load} on the calling thread. */
+  static loadSync<M extends Metric = Metric>(path: string | URL, options?: LoadOptions<M>): FlatIndex<M> {
+    const p = toPath(path)
+    const [dim, metric] = expectations(options)
+    return FlatIndex.#adopt<M>(callNative(() => native.NativeFlatIndex.loadSync(p, dim, metric)))
+  }
+
+  /** An index from bytes made by {@link toBuffer} (or read from a saved file), validated like {@link load}. */
+  static fromBuffer<M extends Metric = Metric>(bytes: Uint8Array | ArrayBuffer, options?: LoadOptions<M>): FlatIndex<M> {
+    const buf = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes
+    if (!(buf instanceof Uint8Array)) {
+      throw invalid('ERR_INVALID_ARGUMENT', 'fromBuffer needs a Buffer, Uint8Array or ArrayBuffer')
+    }
+    const [dim, metric] = expectations(options)
+    return FlatIndex.#adopt<M>(callNative(() => native.NativeFlatIndex.fromBuffer(buf, dim, metric)))
+  }
+
+  /**
+   * Saves the index to `path`, off the JS thread. The file is written beside `path` under a temporary
+   * name, flushed to disk and renamed over `path`: a crash or kill mid-save leaves the previous file
+   * as it was. Adds wait for the save to finish; searches do not.
+   *
+   * @throws {IoError} `ERR_IO` when the file cannot be written (the previous file is untouched).
+   */
+  async save(path: string | URL): Promise<void> {
+    const p = toPath(path)
+    await awaitNative(this.#inner.save(p))
+  }
+
+  /** {@link save} on the calling thread. */
+  saveSync(path: string | URL): void {
+    const p = toPath(path)
+    callNative(() => this.#inner.saveSync(p))
+  }
+
+  /** The index in ferrovec's file format (the bytes {@link save} writes). */
+  toBuffer(): Buffer {
+    return callNative(() => this.#inner.toBuffer())
   }
 
   /** Dimensions of every vector. */
@@ -188,4 +274,27 @@ export class FlatIndex<M extends Metric = 'cosine'> {
     if (rows === 0) throw invalid('ERR_INVALID_VECTOR', 'queries is empty: pass at least one query vector')
     return [data, toK(k), toAllowList(options?.filter, () => this.#inner.keys())]
   }
+}
+
+/** A native handle on its way into the constructor; set only inside `FlatIndex.#adopt`. */
+let adopting: NativeFlatIndex | undefined
+
+function toPath(path: unknown): string {
+  if (path instanceof URL) return fileURLToPath(path)
+  if (typeof path !== 'string' || path.length === 0) {
+    throw invalid('ERR_INVALID_ARGUMENT', `path must be a non-empty string or a file: URL, got ${typeof path}`)
+  }
+  return path
+}
+
+function expectations(options: LoadOptions | undefined): [number | undefined, string | undefined] {
+  if (options === undefined) return [undefined, undefined]
+  if (typeof options !== 'object' || options === null) {
+    throw invalid('ERR_INVALID_ARGUMENT', 'load options must be an object such as { dim: 384, metric: "cosine" }')
+  }
+  const { dim, metric } = options
+  if (dim !== undefined && (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1)) {
+    throw invalid('ERR_INVALID_ARGUMENT', `dim must be a positive integer, got ${String(dim)}`)
+  }
+  return [dim, metric === undefined ? undefined : checkMetric(metric)]
 }

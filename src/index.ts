@@ -4,6 +4,7 @@ export type {
   AddOptions,
   BatchSearchResult,
   FlatIndexOptions,
+  LoadOptions,
   MemoryUsage,
   SearchOptions,
   SearchResult,
@@ -24,6 +25,14 @@ export type {
 export { distance, distances, nativeInfo, METRICS } from './metric.js'
 export type { InputOf, Metric, VectorOf } from './metric.js'
 export type { NativeInfo } from './native.js'
-export { DuplicateKeyError, FerrovecError, InvalidInputError } from './errors.js'
-export type { ErrorCode, InvalidInputCode } from './errors.js'
+export {
+  CorruptFileError,
+  DuplicateKeyError,
+  FerrovecError,
+  InvalidInputError,
+  IoError,
+  StorageError,
+  UnsupportedVersionError,
+} from './errors.js'
+export type { ErrorCode, InvalidInputCode, StorageCode } from './errors.js'
 export type { BinaryVectorLike, Key, KeyFilter, KeysLike, VectorLike } from './vectors.js'

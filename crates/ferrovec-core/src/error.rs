@@ -5,6 +5,7 @@
 //! API: add new ones, never rename or reuse one.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// Result alias used across the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -40,6 +41,29 @@ pub enum Error {
   /// Any other argument out of its allowed range (k, dim, metric/element combinations, …).
   #[error("invalid argument: {0}")]
   InvalidArgument(String),
+
+  /// A file or buffer is not a valid ferrovec file: foreign, truncated or damaged. `what` names the
+  /// part (a header field or a section) and `detail` says what was expected and what was found.
+  #[error("corrupt file{}: {what}: {detail}", PathNote(path.as_deref()))]
+  CorruptFile {
+    path: Option<PathBuf>,
+    what: String,
+    detail: String,
+  },
+
+  /// A ferrovec file written by a version of the format this build cannot read (a newer major
+  /// version, or a newer minor version that marks a feature it relies on as required).
+  #[error("unsupported file version{}: {detail}", PathNote(path.as_deref()))]
+  UnsupportedVersion { path: Option<PathBuf>, detail: String },
+
+  /// The operating system refused a file operation.
+  #[error("cannot {op} {}: {source}", path.display())]
+  Io {
+    path: PathBuf,
+    op: &'static str,
+    #[source]
+    source: std::io::Error,
+  },
 }
 
 impl Error {
@@ -52,11 +76,70 @@ impl Error {
       Error::DuplicateKey { .. } => "ERR_DUPLICATE_KEY",
       Error::UnknownMetric { .. } => "ERR_UNKNOWN_METRIC",
       Error::InvalidArgument(_) => "ERR_INVALID_ARGUMENT",
+      Error::CorruptFile { .. } => "ERR_CORRUPT_FILE",
+      Error::UnsupportedVersion { .. } => "ERR_UNSUPPORTED_VERSION",
+      Error::Io { .. } => "ERR_IO",
+    }
+  }
+
+  /// Names the file a format error came from. Parsers work on bytes and cannot know the path; the
+  /// file-level entry points add it so the message says which file is bad.
+  pub fn with_path(self, file: &Path) -> Self {
+    match self {
+      Error::CorruptFile {
+        path: None,
+        what,
+        detail,
+      } => Error::CorruptFile {
+        path: Some(file.to_owned()),
+        what,
+        detail,
+      },
+      Error::UnsupportedVersion { path: None, detail } => Error::UnsupportedVersion {
+        path: Some(file.to_owned()),
+        detail,
+      },
+      other => other,
+    }
+  }
+
+  pub(crate) fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
+    Error::CorruptFile {
+      path: None,
+      what: what.into(),
+      detail: detail.into(),
+    }
+  }
+
+  pub(crate) fn unsupported(detail: impl Into<String>) -> Self {
+    Error::UnsupportedVersion {
+      path: None,
+      detail: detail.into(),
+    }
+  }
+
+  pub(crate) fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Self + 'a {
+    move |source| Error::Io {
+      path: path.to_owned(),
+      op,
+      source,
     }
   }
 
   pub(crate) fn invalid_argument(msg: impl Into<String>) -> Self {
     Error::InvalidArgument(msg.into())
+  }
+}
+
+/// ` "path"` after "corrupt file" when the path is known, nothing for in-memory buffers.
+struct PathNote<'a>(Option<&'a Path>);
+
+impl fmt::Display for PathNote<'_> {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match self.0 {
+      Some(p) => write!(f, " {:?}", p.display().to_string()),
+      None => Ok(()),
+    }
   }
 }
 

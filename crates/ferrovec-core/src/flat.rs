@@ -99,6 +99,32 @@ impl<T: Element> FlatIndex<T> {
     })
   }
 
+  /// An index over rows that the caller has fully validated (the file loader: `flat_file.rs`).
+  pub(crate) fn from_parts(
+    metric: Metric,
+    dim: usize,
+    data: Vec<T>,
+    keys: Vec<u64>,
+    slots: HashMap<u64, usize>,
+  ) -> Result<Self> {
+    let row_len = check_params::<T>(dim, metric)?;
+    let tile = T::tile_kernel(metric)?;
+    Ok(FlatIndex {
+      metric,
+      dim,
+      row_len,
+      tile,
+      data,
+      keys,
+      slots,
+    })
+  }
+
+  /// Every row, row-major in storage order (parallel to [`FlatIndex::keys`]).
+  pub fn data(&self) -> &[T] {
+    &self.data
+  }
+
   pub fn metric(&self) -> Metric {
     self.metric
   }

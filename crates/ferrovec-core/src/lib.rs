@@ -1,9 +1,9 @@
 //! # ferrovec-core
 //!
 //! The engine behind ferrovec: SIMD distance kernels ([`metric`], through simsimd), exact search
-//! ([`flat::FlatIndex`]) and approximate search over an HNSW graph ([`hnsw::HnswIndex`]). Pure Rust
-//! with no Node dependency; the napi-rs binding in `ferrovec-node` only converts arguments and
-//! schedules work.
+//! ([`flat::FlatIndex`]) and approximate search over an HNSW graph ([`hnsw::HnswIndex`]), stored in a
+//! versioned, checksummed file format ([`format`](mod@format), [`flat_file`]). Pure Rust with no Node
+//! dependency; the napi-rs binding in `ferrovec-node` only converts arguments and schedules work.
 //!
 //! Contracts kept everywhere in this crate:
 //! - distances are smaller-is-closer (see [`metric`] for each metric's definition);
@@ -14,6 +14,8 @@
 
 pub mod error;
 pub mod flat;
+pub mod flat_file;
+pub mod format;
 pub mod hnsw;
 pub mod keys;
 pub mod metric;
@@ -22,6 +24,7 @@ pub mod topk;
 
 pub use error::{Error, Result};
 pub use flat::{BatchResult, FlatIndex, MemoryUsage};
+pub use flat_file::{AnyFlatIndex, LoadOptions};
 pub use hnsw::{HnswIndex, HnswParams, SearchStats};
 pub use metric::{Element, Metric};
 pub use topk::Neighbor;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use ferrovec_core::error::Context;
 use ferrovec_core::flat::{k_from_f64, BatchResult};
 use ferrovec_core::keys::{key_from_f64, keys_from_f64};
-use ferrovec_core::{Error as CoreError, FlatIndex, Metric};
+use ferrovec_core::{AnyFlatIndex, Error as CoreError, FlatIndex, LoadOptions, Metric};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use parking_lot::RwLock;
@@ -22,6 +22,31 @@ use crate::metric::parse_metric;
 enum AnyFlat {
   F32(FlatIndex<f32>),
   Bits(FlatIndex<u8>),
+}
+
+impl From<AnyFlatIndex> for AnyFlat {
+  fn from(index: AnyFlatIndex) -> Self {
+    match index {
+      AnyFlatIndex::F32(i) => AnyFlat::F32(i),
+      AnyFlatIndex::Bits(i) => AnyFlat::Bits(i),
+    }
+  }
+}
+
+impl AnyFlat {
+  fn save(&self, path: &std::path::Path) -> ferrovec_core::Result<()> {
+    match self {
+      AnyFlat::F32(i) => i.save(path),
+      AnyFlat::Bits(i) => i.save(path),
+    }
+  }
+
+  fn to_bytes(&self) -> ferrovec_core::Result<Vec<u8>> {
+    match self {
+      AnyFlat::F32(i) => i.to_bytes(),
+      AnyFlat::Bits(i) => i.to_bytes(),
+    }
+  }
 }
 
 /// Rows copied out of a `Float32Array` or `Uint8Array`.
@@ -282,6 +307,69 @@ impl NativeFlatIndex {
     task.resolve(env, out)
   }
 
+  /// Saves the index to `path` off the JS thread: written to a temp file beside it, fsynced and
+  /// renamed over it, so a crash mid-save leaves the previous file intact.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn save(&self, path: String) -> AsyncTask<SaveTask> {
+    AsyncTask::new(SaveTask {
+      inner: self.inner.clone(),
+      path,
+    })
+  }
+
+  /// {@link save} on the calling thread.
+  #[napi]
+  pub fn save_sync(&self, env: Env, path: String) -> Result<()> {
+    let mut task = SaveTask {
+      inner: self.inner.clone(),
+      path,
+    };
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// The index in ferrovec's file format, as one Buffer.
+  #[napi]
+  pub fn to_buffer(&self, env: Env) -> Result<Buffer> {
+    let bytes = self.inner.read().to_bytes().or_js(&env)?;
+    Ok(bytes.into())
+  }
+
+  /// Loads an index saved with `save` off the JS thread. `dim` and `metric`, when given, are what the
+  /// caller expects the file to hold (a mismatch is an error).
+  #[napi(ts_return_type = "Promise<NativeFlatIndex>")]
+  pub fn load(path: String, dim: Option<f64>, metric: Option<String>) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask { path, dim, metric })
+  }
+
+  /// {@link load} on the calling thread.
+  #[napi]
+  pub fn load_sync(
+    env: Env,
+    path: String,
+    dim: Option<f64>,
+    metric: Option<String>,
+  ) -> Result<NativeFlatIndex> {
+    let mut task = LoadTask { path, dim, metric };
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// An index from bytes produced by `toBuffer` (or read from a saved file).
+  #[napi]
+  pub fn from_buffer(
+    env: Env,
+    bytes: Uint8Array,
+    dim: Option<f64>,
+    metric: Option<String>,
+  ) -> Result<NativeFlatIndex> {
+    let options = load_options(dim, metric.as_deref()).or_js(&env)?;
+    let index = AnyFlatIndex::from_bytes(&bytes, &options).or_js(&env)?;
+    Ok(NativeFlatIndex {
+      inner: Arc::new(RwLock::new(index.into())),
+    })
+  }
+
   fn search_task(
     &self,
     queries: &Either<Float32Array, Uint8Array>,
@@ -304,6 +392,60 @@ fn dim_from_f64(dim: f64) -> ferrovec_core::Result<usize> {
     Err(CoreError::InvalidArgument(format!(
       "dim must be a positive integer, got {dim}"
     )))
+  }
+}
+
+fn load_options(dim: Option<f64>, metric: Option<&str>) -> ferrovec_core::Result<LoadOptions> {
+  Ok(LoadOptions {
+    dim: dim.map(dim_from_f64).transpose()?,
+    metric: metric.map(parse_metric).transpose()?,
+  })
+}
+
+pub struct SaveTask {
+  inner: Arc<RwLock<AnyFlat>>,
+  path: String,
+}
+
+impl Task for SaveTask {
+  type Output = ferrovec_core::Result<()>;
+  type JsValue = ();
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    // The read lock makes the file a consistent snapshot: writers wait, searches carry on.
+    Ok(self.inner.read().save(std::path::Path::new(&self.path)))
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {
+    output.map_err(|e| to_js(&env, e))
+  }
+}
+
+pub struct LoadTask {
+  path: String,
+  dim: Option<f64>,
+  metric: Option<String>,
+}
+
+impl Task for LoadTask {
+  type Output = ferrovec_core::Result<AnyFlatIndex>;
+  type JsValue = NativeFlatIndex;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    // Options are parsed here, not in the constructor, so their errors reach JS as coded errors
+    // through `resolve`, like every other failure of the load.
+    let run = || {
+      let options = load_options(self.dim, self.metric.as_deref())?;
+      AnyFlatIndex::load(&self.path, &options)
+    };
+    Ok(run())
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<NativeFlatIndex> {
+    let index = output.map_err(|e| to_js(&env, e))?;
+    Ok(NativeFlatIndex {
+      inner: Arc::new(RwLock::new(index.into())),
+    })
   }
 }
 
