@@ -110,9 +110,14 @@ function optInt(value: unknown, name: string, min: number): number | undefined {
  * Approximate nearest-neighbour search over an HNSW graph, with the same input, key, result and
  * error conventions as {@link FlatIndex}: switching between them is one word.
  *
- * Batch inserts run off the JS thread across all cores, and searches (sync or async) keep working
- * while one is in flight. `remove` leaves a tombstone (never returned, not counted in `size`) that
- * {@link compact} reclaims.
+ * Batch inserts run off the JS thread across all cores, and searches (sync or async), `has`, `get`
+ * and `remove` keep working while one is in flight. Other writes (`add`, `addBatchSync`,
+ * `compactSync`) wait for it to finish, so prefer the async forms while a batch is running. A key is
+ * visible to `has`/`get` as soon as its batch starts, and to searches once it is linked. `remove`
+ * leaves a tombstone (never returned, not counted in `size`) that {@link compact} reclaims.
+ *
+ * With `metric: 'dot'`, store normalised vectors (then it equals cosine): an inner product is not a
+ * distance, and graph search on unnormalised vectors can miss neighbours (as in every HNSW library).
  *
  * @example
  * const index = new HnswIndex({ dim: 384, metric: 'cosine' })

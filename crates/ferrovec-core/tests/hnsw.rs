@@ -516,6 +516,17 @@ fn parallel_build_reports_progress_and_matches_recall() {
   let rec = mean_recall(&h, &f, &qs, SearchOptions::default());
   println!("parallel build: recall@10 = {rec:.4} (seed = {seed})");
   assert!(rec >= 0.95, "parallel build recall {rec:.4} (seed = {seed})");
+
+  // A thread count that differs from the global pool gets a pool of its own; same quality.
+  let h3 = hnsw::<f32>(HnswParams {
+    build_threads: 3,
+    ..params(dim, Metric::L2, seed)
+  });
+  h3.add_batch(&keys, &data, false)
+    .unwrap_or_else(|e| panic!("{e}"));
+  assert_eq!(h3.len(), n);
+  let rec3 = mean_recall(&h3, &f, &qs, SearchOptions::default());
+  assert!(rec3 >= 0.95, "3-thread build recall {rec3:.4} (seed = {seed})");
 }
 
 #[test]

@@ -255,14 +255,36 @@ pub(crate) fn compact_graph<T: Element>(
       if buf.iter().all(|&n| !old.is_deleted(n)) {
         list = buf.iter().map(|&n| remap[n as usize]).collect();
       } else {
+        // Candidates: the live neighbours, plus live nodes reached through deleted ones, following
+        // chains of deleted nodes up to two hops (with many deletes, deleted nodes often neighbour
+        // each other, and one hop would lose the region behind them).
         let mut ids: Vec<u32> = Vec::new();
+        let mut frontier: Vec<u32> = Vec::new();
         for &n in &buf {
-          if !old.is_deleted(n) {
-            ids.push(n);
+          if old.is_deleted(n) {
+            frontier.push(n);
           } else {
-            old.neighbours_into(n, level, &mut buf2);
-            ids.extend(buf2.iter().copied().filter(|&x| x != slot && !old.is_deleted(x)));
+            ids.push(n);
           }
+        }
+        let mut seen_deleted: Vec<u32> = frontier.clone();
+        for _hop in 0..2 {
+          let mut next = Vec::new();
+          for &d in &frontier {
+            old.neighbours_into(d, level, &mut buf2);
+            for &x in &buf2 {
+              if x == slot {
+                continue;
+              }
+              if !old.is_deleted(x) {
+                ids.push(x);
+              } else if !seen_deleted.contains(&x) {
+                seen_deleted.push(x);
+                next.push(x);
+              }
+            }
+          }
+          frontier = next;
         }
         ids.sort_unstable();
         ids.dedup();
@@ -276,7 +298,19 @@ pub(crate) fn compact_graph<T: Element>(
           .collect();
         cands.sort_unstable();
         list = Vec::new();
-        old.select_heuristic(kernel, &cands, old.cap_at(level), &mut list);
+        let cap = old.cap_at(level);
+        old.select_heuristic(kernel, &cands, cap, &mut list);
+        // Keep pruned connections (the paper's keepPrunedConnections): a repaired list has just lost
+        // the routes its deleted neighbours provided, so it is topped up with the nearest remaining
+        // candidates rather than left short.
+        for c in &cands {
+          if list.len() >= cap {
+            break;
+          }
+          if !list.contains(&c.id) {
+            list.push(c.id);
+          }
+        }
         for id in &mut list {
           *id = remap[*id as usize];
         }
