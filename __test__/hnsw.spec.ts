@@ -206,6 +206,27 @@ test('upsert moves a point; removed keys never come back', (t) => {
   t.true(Array.from(r.counts).every((c) => c === 10))
 })
 
+test('compaction: removed 30%, then compact() gives identical exhaustive results and reclaims the slots', async (t) => {
+  const dim = 16
+  const n = 1500
+  const data = clustered(23, n, dim)
+  const index = new HnswIndex({ dim, metric: 'cosine' })
+  await index.addBatch(Float64Array.from({ length: n }, (_, i) => i), data)
+  for (let i = 0; i < n; i++) if (i % 10 < 3) index.remove(i)
+  const queries = clustered(24, 30, dim)
+  // ef = size makes the walk exhaustive over the reachable graph, so results equal exact search both
+  // before and after: any node the repair had cut off would show up as a difference.
+  const before = index.searchBatchSync(queries, 10, { ef: n })
+  const capacityBefore = index.memoryUsage().vectors
+  t.is(await index.compact(), n * 0.3)
+  t.is(index.deletedCount, 0)
+  t.is(index.size, n * 0.7)
+  t.true(index.memoryUsage().vectors < capacityBefore)
+  const after = index.searchBatchSync(queries, 10, { ef: n })
+  t.deepEqual(after.keys, before.keys)
+  t.deepEqual(after.distances, before.distances)
+})
+
 test('filters: k results when k allowed points exist, for sets, arrays and predicates; a throwing predicate rejects', async (t) => {
   const dim = 32
   const n = 4000
@@ -321,6 +342,9 @@ test('the event loop keeps running during an async batch insert, and searches ru
   await new Promise((resolve) => setTimeout(resolve, 20))
   const ticksWhileRunning = ticks
   const stillRunning = !settled
+  // An async batch search while the insert is still linking: both complete, results well formed.
+  const during = await index.searchBatch(data.subarray(0, 50 * dim), 10)
+  t.true(Array.from(during.counts).every((c) => c === 10))
   await pending
   clearInterval(timer)
   t.true(stillRunning, 'the insert was still in flight after 20 ms')
