@@ -104,8 +104,14 @@ impl<T: Element> HnswIndex<T> {
       found.sort_unstable();
       g.select_heuristic(kernel, &found, self.m, &mut chosen);
       self.set_own_links(g, q, lc, &found, &mut chosen, &before[lc], s);
+      let mut linked = false;
       for &n in &chosen {
-        self.add_link(g, n, q, lc, s);
+        linked |= self.add_link(g, n, q, lc, s);
+      }
+      if lc == 0 && !linked {
+        if let Some(&nearest) = chosen.first() {
+          self.force_link(g, nearest, q, s);
+        }
       }
       if !found.is_empty() {
         entries.clear();
@@ -180,20 +186,26 @@ impl<T: Element> HnswIndex<T> {
     g.set_neighbours_locked(q, level, chosen);
   }
 
-  /// Adds the reverse link `n → q` on `level`, pruning `n`'s list with the heuristic when full.
+  /// Adds the reverse link `n → q` on `level`; returns whether `n` links to `q` afterwards.
+  ///
+  /// When `n`'s list is full, the heuristic picks the links to keep among the old ones and `q`, and
+  /// the list is then topped back up to capacity with the nearest candidates it passed over (the
+  /// paper's keepPrunedConnections). hnswlib instead shrinks the list to whatever the heuristic
+  /// kept, which can drop many links at once and orphan nodes whose last incoming link was one of
+  /// them; topping up drops exactly one candidate, the farthest one the heuristic did not pick.
   /// Distances are computed under `n`'s lock only (a per-node lock, never a global one).
-  fn add_link(&self, g: &Graph<T>, n: u32, q: u32, level: usize, s: &mut Scratch) {
+  fn add_link(&self, g: &Graph<T>, n: u32, q: u32, level: usize, s: &mut Scratch) -> bool {
     let kernel = self.kernel;
     let cap = g.cap_at(level);
     let _lock = g.locks[n as usize].lock();
     g.neighbours_locked(n, level, &mut s.buf);
     if s.buf.contains(&q) {
-      return;
+      return true;
     }
     if s.buf.len() < cap {
       s.buf.push(q);
       g.set_neighbours_locked(n, level, &s.buf);
-      return;
+      return true;
     }
     let vn = g.vector(n);
     let mut cands: Vec<Cand> = s
@@ -208,7 +220,44 @@ impl<T: Element> HnswIndex<T> {
     cands.sort_unstable();
     let mut chosen = Vec::with_capacity(cap);
     g.select_heuristic(kernel, &cands, cap, &mut chosen);
+    for c in &cands {
+      if chosen.len() >= cap {
+        break;
+      }
+      if !chosen.contains(&c.id) {
+        chosen.push(c.id);
+      }
+    }
     g.set_neighbours_locked(n, level, &chosen);
+    chosen.contains(&q)
+  }
+
+  /// Links `n → q` on level 0 even though `n`'s list is full, by replacing `n`'s farthest neighbour.
+  /// Used when no neighbour of a freshly linked node kept the reverse link: without one incoming
+  /// link the node could never be found.
+  fn force_link(&self, g: &Graph<T>, n: u32, q: u32, s: &mut Scratch) {
+    let kernel = self.kernel;
+    let _lock = g.locks[n as usize].lock();
+    g.neighbours_locked(n, 0, &mut s.buf);
+    if s.buf.contains(&q) {
+      return;
+    }
+    if s.buf.len() < g.m0 {
+      s.buf.push(q);
+    } else {
+      let vn = g.vector(n);
+      let far = s
+        .buf
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| (kernel(vn, g.vector(w)), i))
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+      match far {
+        Some((_, i)) => s.buf[i] = q,
+        None => return,
+      }
+    }
+    g.set_neighbours_locked(n, 0, &s.buf);
   }
 }
 
@@ -331,4 +380,94 @@ pub(crate) fn compact_graph<T: Element>(
     }
   }
   Ok((new, remap))
+}
+
+/// Makes every live node reachable on level 0 from `entry` again, after a compaction.
+///
+/// Why: a node whose only incoming links came from removed nodes is an orphan once those are gone:
+/// the repair offers it to its removed neighbour's other neighbours, but a full list may prefer
+/// closer candidates. An orphan can never be returned by a search, so each one (found by a BFS from
+/// the entry point, in slot order so the result is deterministic) is linked from the nearest
+/// reachable node that can take it: one with a free slot, or else one that can give up a link to a
+/// neighbour that keeps another incoming link (so fixing one orphan never makes another).
+pub(crate) fn connect_orphans<T: Element>(
+  g: &Graph<T>,
+  kernel: Kernel<T>,
+  entry: u32,
+  ef: usize,
+  s: &mut Scratch,
+) {
+  let n = g.len;
+  if n == 0 {
+    return;
+  }
+  let mut indeg = vec![0u32; n];
+  let mut buf = Vec::new();
+  for slot in 0..n as u32 {
+    g.neighbours_into(slot, 0, &mut buf);
+    for &x in &buf {
+      if let Some(d) = indeg.get_mut(x as usize) {
+        *d += 1;
+      }
+    }
+  }
+  let mut reach = vec![false; n];
+  let mark = |from: u32, reach: &mut Vec<bool>, buf: &mut Vec<u32>| {
+    let mut stack = vec![from];
+    while let Some(x) = stack.pop() {
+      match reach.get_mut(x as usize) {
+        Some(r) if !*r => *r = true,
+        _ => continue,
+      }
+      g.neighbours_into(x, 0, buf);
+      stack.extend(
+        buf
+          .iter()
+          .copied()
+          .filter(|&y| (y as usize) < n && !reach[y as usize]),
+      );
+    }
+  };
+  mark(entry, &mut reach, &mut buf);
+  let mut found: Vec<Cand> = Vec::new();
+  for u in 0..n as u32 {
+    if reach[u as usize] {
+      continue;
+    }
+    let vu = g.vector(u);
+    let start = Cand {
+      d: kernel(vu, g.vector(entry)),
+      id: entry,
+    };
+    // From the entry point the walk only ever sees reachable nodes; `u` itself is not among them.
+    g.search_layer(kernel, vu, &[start], ef, 0, &|id| id != u, s);
+    found.clear();
+    found.extend(s.results.drain());
+    found.sort_unstable();
+    for v in found.iter().map(|c| c.id) {
+      let _lock = g.locks[v as usize].lock();
+      g.neighbours_locked(v, 0, &mut buf);
+      if buf.len() < g.m0 {
+        buf.push(u);
+        g.set_neighbours_locked(v, 0, &buf);
+      } else {
+        let vv = g.vector(v);
+        let victim = buf
+          .iter()
+          .enumerate()
+          .filter(|(_, &w)| indeg.get(w as usize).is_some_and(|&d| d >= 2))
+          .map(|(i, &w)| (kernel(vv, g.vector(w)), i, w))
+          .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let Some((_, i, w)) = victim else { continue };
+        buf[i] = u;
+        g.set_neighbours_locked(v, 0, &buf);
+        indeg[w as usize] -= 1;
+      }
+      indeg[u as usize] += 1;
+      break;
+    }
+    if indeg[u as usize] > 0 {
+      mark(u, &mut reach, &mut buf);
+    }
+  }
 }

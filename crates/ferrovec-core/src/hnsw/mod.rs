@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use rayon::prelude::*;
 
-use self::build::{compact_graph, SplitMix64};
+use self::build::{compact_graph, connect_orphans, SplitMix64};
 use self::graph::Graph;
 pub use self::visited::SearchStats;
 use self::visited::{Cand, Scratch, ScratchPool};
@@ -544,19 +544,56 @@ impl<T: Element> HnswIndex<T> {
     }
   }
 
-  /// Drops removed nodes for good, repairing the lists that pointed at them, and returns how many
-  /// slots were reclaimed. The new graph is built while searches keep running on the old one; only
+  /// Drops removed nodes for good, repairing the lists that pointed at them, reconnects any node
+  /// left without incoming links, and returns how many slots were reclaimed. The new graph is built while searches keep running on the old one; only
   /// the final swap takes the write lock. Fails (changing nothing) only if the new graph cannot be
   /// allocated.
   pub fn compact(&self) -> Result<usize> {
     let _writer = self.writer.lock();
-    let (new, remap, old_len) = {
+    let (new, remap, old_len, entry) = {
       let g = self.graph.read();
       if (0..g.len as u32).all(|s| !g.is_deleted(s)) {
+        // Nothing to drop, but churn (upserts, pruning) can still have left a node without incoming
+        // links; reconnecting works in place under the read lock, so searches keep running.
+        if let Some(e) = *self.entry.read() {
+          connect_orphans(
+            &g,
+            self.kernel,
+            e.node,
+            self.ef_construction,
+            &mut self.pool.get(),
+          );
+        }
         return Ok(0);
       }
       let (new, remap) = compact_graph(&g, self.kernel, self.build_threads == 1)?;
-      (new, remap, g.len)
+      let old_entry = *self.entry.read();
+      let mut entry = old_entry.and_then(|e| {
+        let ns = remap.get(e.node as usize).copied().unwrap_or(u32::MAX);
+        (ns != u32::MAX).then_some(Entry {
+          node: ns,
+          level: e.level,
+        })
+      });
+      if entry.is_none() {
+        // The old entry was removed: the highest node (lowest slot among equals) takes over.
+        entry = (0..new.len as u32)
+          .max_by_key(|&s| (new.level(s), std::cmp::Reverse(s)))
+          .map(|s| Entry {
+            node: s,
+            level: new.levels[s as usize],
+          });
+      }
+      if let Some(e) = entry {
+        connect_orphans(
+          &new,
+          self.kernel,
+          e.node,
+          self.ef_construction,
+          &mut self.pool.get(),
+        );
+      }
+      (new, remap, g.len, entry)
     };
     let mut g = self.graph.write();
     let mut km = self.keymap.write();
@@ -565,23 +602,6 @@ impl<T: Element> HnswIndex<T> {
       if ns != u32::MAX && g.is_deleted(old as u32) {
         new.deleted[ns as usize].store(true, Relaxed);
       }
-    }
-    let old_entry = *self.entry.read();
-    let mut entry = old_entry.and_then(|e| {
-      let ns = remap.get(e.node as usize).copied().unwrap_or(u32::MAX);
-      (ns != u32::MAX).then_some(Entry {
-        node: ns,
-        level: e.level,
-      })
-    });
-    if entry.is_none() {
-      // The old entry was removed: the highest node (lowest slot among equals) takes over.
-      entry = (0..new.len as u32)
-        .max_by_key(|&s| (new.level(s), std::cmp::Reverse(s)))
-        .map(|s| Entry {
-          node: s,
-          level: new.levels[s as usize],
-        });
     }
     km.clear();
     km.shrink_to_fit();
