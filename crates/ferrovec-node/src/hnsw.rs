@@ -4,7 +4,8 @@
 //! `ferrovec_core::hnsw`), so the binding holds it in a plain `Arc` with no outer lock: a
 //! `searchBatch()` or a sync `search()` runs while an `addBatch()` task links nodes on a worker.
 //! Heavy calls are `Task`s (async form) with a `…Sync` twin that runs the same task inline; tasks
-//! copy their typed-array input on the JS thread before scheduling.
+//! copy their typed-array input on the JS thread before scheduling, so arguments are borrowed slices
+//! (as in `flat.rs`: no napi reference per argument).
 
 use std::sync::Arc;
 
@@ -292,12 +293,12 @@ impl NativeHnswIndex {
   #[napi(ts_return_type = "Promise<void>")]
   pub fn add_batch(
     &self,
-    keys: Float64Array,
-    vectors: Either<Float32Array, Uint8Array>,
+    keys: &[f64],
+    vectors: Either<&[f32], &[u8]>,
     upsert: bool,
     on_progress: Option<ThreadsafeFunction<BuildProgress, (), BuildProgress, Status, false>>,
   ) -> AsyncTask<HnswAddTask> {
-    AsyncTask::new(self.add_task(&keys, &vectors, upsert, on_progress))
+    AsyncTask::new(self.add_task(keys, &vectors, upsert, on_progress))
   }
 
   /// Adds rows on the calling thread.
@@ -305,20 +306,20 @@ impl NativeHnswIndex {
   pub fn add_batch_sync(
     &self,
     env: Env,
-    keys: Float64Array,
-    vectors: Either<Float32Array, Uint8Array>,
+    keys: &[f64],
+    vectors: Either<&[f32], &[u8]>,
     upsert: bool,
     on_progress: Option<ThreadsafeFunction<BuildProgress, (), BuildProgress, Status, false>>,
   ) -> Result<()> {
-    let mut task = self.add_task(&keys, &vectors, upsert, on_progress);
+    let mut task = self.add_task(keys, &vectors, upsert, on_progress);
     let out = task.compute()?;
     task.resolve(env, out)
   }
 
   fn add_task(
     &self,
-    keys: &Float64Array,
-    vectors: &Either<Float32Array, Uint8Array>,
+    keys: &[f64],
+    vectors: &Either<&[f32], &[u8]>,
     upsert: bool,
     on_progress: Option<ProgressFn>,
   ) -> HnswAddTask {
@@ -398,13 +399,13 @@ impl NativeHnswIndex {
   pub fn search(
     &self,
     env: Env,
-    query: Either<Float32Array, Uint8Array>,
+    query: Either<&[f32], &[u8]>,
     k: f64,
     ef: Option<f64>,
-    allow: Option<Float64Array>,
+    allow: Option<&[f64]>,
     stats: Option<bool>,
   ) -> Result<HnswSearchResult> {
-    let mut task = self.search_task(&query, k, ef, allow.as_ref(), stats.unwrap_or(false));
+    let mut task = self.search_task(&query, k, ef, allow, stats.unwrap_or(false));
     let out = task.compute()?;
     let r = task.resolve(env, out)?;
     let n = r.counts.first().copied().unwrap_or(0) as usize;
@@ -423,13 +424,13 @@ impl NativeHnswIndex {
   #[napi(ts_return_type = "Promise<HnswBatchSearchResult>")]
   pub fn search_batch(
     &self,
-    queries: Either<Float32Array, Uint8Array>,
+    queries: Either<&[f32], &[u8]>,
     k: f64,
     ef: Option<f64>,
-    allow: Option<Float64Array>,
+    allow: Option<&[f64]>,
     stats: Option<bool>,
   ) -> AsyncTask<HnswSearchTask> {
-    AsyncTask::new(self.search_task(&queries, k, ef, allow.as_ref(), stats.unwrap_or(false)))
+    AsyncTask::new(self.search_task(&queries, k, ef, allow, stats.unwrap_or(false)))
   }
 
   /// `searchBatch` on the calling thread.
@@ -437,23 +438,23 @@ impl NativeHnswIndex {
   pub fn search_batch_sync(
     &self,
     env: Env,
-    queries: Either<Float32Array, Uint8Array>,
+    queries: Either<&[f32], &[u8]>,
     k: f64,
     ef: Option<f64>,
-    allow: Option<Float64Array>,
+    allow: Option<&[f64]>,
     stats: Option<bool>,
   ) -> Result<HnswBatchSearchResult> {
-    let mut task = self.search_task(&queries, k, ef, allow.as_ref(), stats.unwrap_or(false));
+    let mut task = self.search_task(&queries, k, ef, allow, stats.unwrap_or(false));
     let out = task.compute()?;
     task.resolve(env, out)
   }
 
   fn search_task(
     &self,
-    queries: &Either<Float32Array, Uint8Array>,
+    queries: &Either<&[f32], &[u8]>,
     k: f64,
     ef: Option<f64>,
-    allow: Option<&Float64Array>,
+    allow: Option<&[f64]>,
     stats: bool,
   ) -> HnswSearchTask {
     HnswSearchTask {
@@ -461,7 +462,7 @@ impl NativeHnswIndex {
       queries: Rows::copy_from(queries),
       k,
       ef,
-      allow: allow.map(|a| a.to_vec()),
+      allow: allow.map(<[f64]>::to_vec),
       stats,
     }
   }

@@ -21,16 +21,12 @@ fn mixed() -> CoreError {
 /// Distance between `a` and `b` under `metric` (smaller is closer). `Float32Array`s for cosine, dot
 /// and l2; bit-packed `Uint8Array`s for hamming.
 #[napi]
-pub fn distance(
-  env: Env,
-  a: Either<Float32Array, Uint8Array>,
-  b: Either<Float32Array, Uint8Array>,
-  metric: String,
-) -> Result<f64> {
+pub fn distance(env: Env, a: Either<&[f32], &[u8]>, b: Either<&[f32], &[u8]>, metric: String) -> Result<f64> {
+  // Borrowed slices: a one-off call needs no napi reference to keep the arrays alive.
   let m = parse_metric(&metric).or_js(&env)?;
-  let d = match (&a, &b) {
-    (Either::A(a), Either::A(b)) => metric::distance(m, a.as_ref(), b.as_ref()),
-    (Either::B(a), Either::B(b)) => metric::distance(m, a.as_ref(), b.as_ref()),
+  let d = match (a, b) {
+    (Either::A(a), Either::A(b)) => metric::distance(m, a, b),
+    (Either::B(a), Either::B(b)) => metric::distance(m, a, b),
     _ => Err(mixed()),
   };
   d.map(f64::from).or_js(&env)
@@ -40,8 +36,8 @@ pub fn distance(
 #[napi]
 pub fn distances_into(
   env: Env,
-  query: Either<Float32Array, Uint8Array>,
-  rows: Either<Float32Array, Uint8Array>,
+  query: Either<&[f32], &[u8]>,
+  rows: Either<&[f32], &[u8]>,
   metric: String,
   mut out: Float32Array,
 ) -> Result<()> {
@@ -49,9 +45,9 @@ pub fn distances_into(
   // Computed into our own buffer first: `out` may share memory with `query` or `rows` (views of
   // one ArrayBuffer), and a `&mut` overlapping a `&` is undefined behaviour.
   let mut buf = vec![0f32; out.len()];
-  let r = match (&query, &rows) {
-    (Either::A(q), Either::A(r)) => metric::distances_into(m, q.as_ref(), r.as_ref(), &mut buf),
-    (Either::B(q), Either::B(r)) => metric::distances_into(m, q.as_ref(), r.as_ref(), &mut buf),
+  let r = match (query, rows) {
+    (Either::A(q), Either::A(r)) => metric::distances_into(m, q, r, &mut buf),
+    (Either::B(q), Either::B(r)) => metric::distances_into(m, q, r, &mut buf),
     _ => Err(mixed()),
   };
   r.or_js(&env)?;
