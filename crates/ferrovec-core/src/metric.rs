@@ -170,8 +170,9 @@ impl Element for f32 {
   }
 
   fn validate(row: &[f32], context: Context) -> Result<()> {
-    // One pass with no early exit vectorises; the slow path only runs to name the culprit.
-    if row.iter().all(|x| x.is_finite()) {
+    // A branch-free fold vectorises (an early-exiting `all` does not, and measured as most of the
+    // cost of `distances`); the slow path only runs to name the culprit.
+    if row.iter().fold(true, |ok, x| ok & x.is_finite()) {
       return Ok(());
     }
     let (i, x) = row
