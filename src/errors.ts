@@ -16,7 +16,22 @@ export type InvalidInputCode =
 export type StorageCode = 'ERR_CORRUPT_FILE' | 'ERR_UNSUPPORTED_VERSION' | 'ERR_IO'
 
 /** Every code a {@link FerrovecError} can carry. */
-export type ErrorCode = InvalidInputCode | StorageCode | 'ERR_DUPLICATE_KEY' | 'ERR_NATIVE'
+export type ErrorCode =
+  | InvalidInputCode
+  | StorageCode
+  | 'ERR_DUPLICATE_KEY'
+  | 'ERR_NATIVE'
+  // The embedding layer (src/embed/errors.ts): one code per thing the caller can do something about.
+  | 'ERR_EMBEDDING_AUTH'
+  | 'ERR_EMBEDDING_RATE_LIMIT'
+  | 'ERR_EMBEDDING_QUOTA'
+  | 'ERR_EMBEDDING_INPUT_TOO_LONG'
+  | 'ERR_EMBEDDING_INVALID_REQUEST'
+  | 'ERR_EMBEDDING_TIMEOUT'
+  | 'ERR_EMBEDDING_CONNECTION'
+  | 'ERR_EMBEDDING_BAD_RESPONSE'
+  | 'ERR_EMBEDDING_SERVER'
+  | 'ERR_EMBEDDING_ABORTED'
 
 const INVALID_INPUT = new Set<string>([
   'ERR_DIMENSION_MISMATCH',

@@ -36,3 +36,83 @@ export {
 } from './errors.js'
 export type { ErrorCode, InvalidInputCode, StorageCode } from './errors.js'
 export type { BinaryVectorLike, Key, KeyFilter, KeysLike, VectorLike } from './vectors.js'
+
+// Embedding layer (src/embed): text → Float32Array through Retry( Cache( Provider )).
+export {
+  AuthenticationError,
+  BadResponseError,
+  CachedEmbedder,
+  ConnectionError,
+  createEmbedder,
+  EmbedderStack,
+  EmbeddingAbortedError,
+  EmbeddingError,
+  EmbeddingTimeoutError,
+  InputTooLongError,
+  InvalidRequestError,
+  isRetryable,
+  loadTokenizer,
+  LocalEmbedder,
+  normalize,
+  OPENAI_LIMITS,
+  OPENAI_MODELS,
+  OpenAIEmbedder,
+  QuotaExceededError,
+  RateLimitError,
+  RetryEmbedder,
+  ServerError,
+  SqliteEmbeddingStore,
+  truncate,
+} from './embed/index.js'
+export type {
+  CacheOptions,
+  CacheStats,
+  Embedder,
+  EmbedderConfig,
+  EmbedderHealth,
+  EmbedderIdentity,
+  EmbedderUsage,
+  EmbeddingErrorCode,
+  EmbeddingErrorDetails,
+  EmbeddingStore,
+  EmbedLimits,
+  EmbedManyOptions,
+  EmbedOptions,
+  EmbedProgress,
+  EncodingName,
+  LocalApi,
+  LocalEmbedderOptions,
+  OpenAIEmbedderOptions,
+  OpenAIModelInfo,
+  OverLongPolicy,
+  ProviderName,
+  ProviderOptions,
+  RateLimits,
+  RetryInfo,
+  RetryOptions,
+  TeiInfo,
+  Tokenizer,
+} from './embed/index.js'
+
+// Chunking (src/chunking): long documents → chunks with exact source offsets, in characters or tokens.
+export {
+  chunk,
+  chunkFixed,
+  chunkFixedSync,
+  chunkRecursive,
+  chunkRecursiveSync,
+  chunkSentences,
+  chunkSentencesSync,
+  chunkSync,
+  DEFAULT_CHUNK_SEPARATORS,
+} from './chunking/index.js'
+export type {
+  Chunk,
+  ChunkOptions,
+  ChunkStrategy,
+  ChunkUnit,
+  ChunkUnitOptions,
+  FixedChunkOptions,
+  RecursiveChunkOptions,
+  SentenceChunkOptions,
+} from './chunking/index.js'
