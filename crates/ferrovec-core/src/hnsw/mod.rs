@@ -6,6 +6,9 @@
 //! - `search.rs`: greedy descent, beam search on a level, heuristic neighbour selection.
 //! - `build.rs`: insertion, level sampling, compaction.
 //! - `visited.rs`: pooled per-search scratch (epoch-tagged visited set, heaps) and [`SearchStats`].
+//! - `file.rs`: the `"HNSW"` file kind (section layout there): `save` / `to_bytes`, `load` /
+//!   `from_bytes` with full graph validation, and `open_read_only`, which serves the vectors from a
+//!   read-only memory map (every write then fails with `ERR_READ_ONLY`).
 //!
 //! # Concurrency
 //!
