@@ -49,6 +49,11 @@
 //! mapping on the old file), so saving over an open file, from this process or another, is safe.
 //! What remains is a foreign tool truncating or editing the file in place: don't, or use
 //! [`HnswIndex::load`], which reads the file into memory and never faults.
+//!
+//! Measured cost of serving vectors through the mapping-or-owned storage enum: none within noise
+//! (8,000 × 96-d l2, m 16, 2,000 single-thread queries: 89.1–89.8 µs/query against 88.2–89.3 before
+//! the enum existed). Not tested here: Windows may refuse to replace a file that is mapped; the
+//! save then fails with `ERR_IO`, removes its temp file and leaves the mapped file as it was.
 
 use std::collections::HashMap;
 use std::path::Path;
