@@ -7,14 +7,14 @@
 #   fuzz/run.sh                 every target, 60 s each
 #   fuzz/run.sh 300 load_flat   one target, 300 s
 #
-# A crash leaves its input in fuzz/artifacts/TARGET/; add it to crates/ferrovec-core/tests/format.rs
-# as a regression test.
+# A crash leaves its input in fuzz/artifacts/TARGET/; copy it into fuzz/regressions/ (which
+# tests/format.rs and tests/hnsw_file.rs feed to the loaders) as a regression test.
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(load_flat load_flat_sealed)
+[ ${#targets[@]} -eq 0 ] && targets=(load_flat load_flat_sealed load_hnsw load_hnsw_sealed)
 
 # The flags cargo-fuzz passes: coverage counters and comparison tracing for libFuzzer, AddressSanitizer,
 # and debug assertions plus overflow checks so arithmetic slips show up as crashes.
@@ -28,7 +28,8 @@ cargo +nightly build --release --target "$triple" --bins
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   echo "== $t for ${secs}s"
-  "target/$triple/release/$t" "corpus/$t" seeds/load_flat \
+  seeds="seeds/${t%_sealed}"
+  "target/$triple/release/$t" "corpus/$t" "$seeds" \
     -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
     -artifact_prefix="artifacts/$t/" -print_final_stats=1
 done

@@ -12,8 +12,11 @@ export type InvalidInputCode =
   | 'ERR_UNKNOWN_METRIC'
   | 'ERR_INVALID_ARGUMENT'
 
-/** Codes of errors about files and buffers being saved or loaded. */
-export type StorageCode = 'ERR_CORRUPT_FILE' | 'ERR_UNSUPPORTED_VERSION' | 'ERR_IO'
+/**
+ * Codes of errors about files and buffers being saved or loaded, and about writing to an index that
+ * is opened read-only from its file.
+ */
+export type StorageCode = 'ERR_CORRUPT_FILE' | 'ERR_UNSUPPORTED_VERSION' | 'ERR_IO' | 'ERR_READ_ONLY'
 
 /** Every code a {@link FerrovecError} can carry. */
 export type ErrorCode =
@@ -74,9 +77,9 @@ export class DuplicateKeyError extends FerrovecError {
 /**
  * Saving or loading failed. The subclass says what the caller can do: a {@link CorruptFileError}
  * file is damaged or not a ferrovec file (restore it or rebuild the index), an
- * {@link UnsupportedVersionError} file needs a newer ferrovec, and an {@link IoError} is the
- * operating system refusing (missing file, permissions, full disk). A failed save never damages the
- * previous file.
+ * {@link UnsupportedVersionError} file needs a newer ferrovec, an {@link IoError} is the
+ * operating system refusing (missing file, permissions, full disk), and a {@link ReadOnlyError} is a
+ * write to an index opened read-only from its file. A failed save never damages the previous file.
  */
 export class StorageError extends FerrovecError {
   declare readonly code: StorageCode
@@ -109,6 +112,18 @@ export class IoError extends StorageError {
   }
 }
 
+/**
+ * A write (`add`, `addBatch`, `remove`, `compact`) on an index opened read-only from its file
+ * (`HnswIndex.open(path, { readOnly: true })`). Nothing was changed; load the file instead to get a
+ * writable copy.
+ */
+export class ReadOnlyError extends StorageError {
+  declare readonly code: 'ERR_READ_ONLY'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_READ_ONLY', message, options)
+  }
+}
+
 /** Builds the error class that belongs to `code`. */
 export function errorFor(code: string, message: string, cause?: unknown): FerrovecError {
   const options = cause === undefined ? undefined : { cause }
@@ -117,6 +132,7 @@ export function errorFor(code: string, message: string, cause?: unknown): Ferrov
   if (code === 'ERR_CORRUPT_FILE') return new CorruptFileError(message, options)
   if (code === 'ERR_UNSUPPORTED_VERSION') return new UnsupportedVersionError(message, options)
   if (code === 'ERR_IO') return new IoError(message, options)
+  if (code === 'ERR_READ_ONLY') return new ReadOnlyError(message, options)
   return new FerrovecError('ERR_NATIVE', `${code}: ${message}`, options)
 }
 

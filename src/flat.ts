@@ -279,7 +279,8 @@ export class FlatIndex<M extends Metric = 'cosine'> {
 /** A native handle on its way into the constructor; set only inside `FlatIndex.#adopt`. */
 let adopting: NativeFlatIndex | undefined
 
-function toPath(path: unknown): string {
+/** A path argument as a file system path (internal; shared with `hnsw.ts`). */
+export function toPath(path: unknown): string {
   if (path instanceof URL) return fileURLToPath(path)
   if (typeof path !== 'string' || path.length === 0) {
     throw invalid('ERR_INVALID_ARGUMENT', `path must be a non-empty string or a file: URL, got ${typeof path}`)
@@ -287,7 +288,8 @@ function toPath(path: unknown): string {
   return path
 }
 
-function expectations(options: LoadOptions | undefined): [number | undefined, string | undefined] {
+/** `dim` and `metric` of load options, checked (internal; shared with `hnsw.ts`). */
+export function expectations(options: LoadOptions | undefined): [number | undefined, string | undefined] {
   if (options === undefined) return [undefined, undefined]
   if (typeof options !== 'object' || options === null) {
     throw invalid('ERR_INVALID_ARGUMENT', 'load options must be an object such as { dim: 384, metric: "cosine" }')

@@ -1,5 +1,6 @@
 import { awaitNative, callNative, invalid } from './errors.js'
-import type { AddOptions, BatchSearchResult, MemoryUsage, SearchOptions, SearchResult } from './flat.js'
+import { expectations, toPath } from './flat.js'
+import type { AddOptions, BatchSearchResult, LoadOptions, MemoryUsage, SearchOptions, SearchResult } from './flat.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
 import { native, type NativeHnswIndex } from './native.js'
 import { toAllowList, toK, toKey, toKeys, toRow, toRows, type Key, type KeysLike } from './vectors.js'
@@ -87,6 +88,21 @@ export interface HnswBatchSearchResult extends BatchSearchResult {
 export interface HnswMemoryUsage extends MemoryUsage {
   /** Neighbour lists, levels, tombstones and search scratch. */
   graph: number
+  /**
+   * Bytes of vectors served from the file mapping of a read-only index (0 otherwise). The OS page
+   * cache holds them, not the process heap, so they are not part of `total`.
+   */
+  mapped: number
+}
+
+/** Options of {@link HnswIndex.open}: what the file must hold, and how to open it. */
+export interface HnswOpenOptions<M extends Metric = Metric> extends LoadOptions<M> {
+  /**
+   * Default `true`: map the file and serve searches with the vectors read straight from it (only the
+   * graph and keys are copied into memory); every write throws `ERR_READ_ONLY`. `false` reads the
+   * whole file into memory, as {@link HnswIndex.load}.
+   */
+  readOnly?: boolean
 }
 
 /** The parameters an index was built with (and its current `efSearch`). */
@@ -130,6 +146,15 @@ export class HnswIndex<M extends Metric = 'cosine'> {
   readonly #rowLen: number
 
   constructor(options: HnswIndexOptions<M>) {
+    // A loaded native index is handed over through `adopting` (see `#adopt`), as in FlatIndex.
+    const handle = adopting
+    adopting = undefined
+    if (handle !== undefined) {
+      this.#inner = handle
+      this.#kind = kindOf(checkMetric(handle.metric))
+      this.#rowLen = this.#kind === 'bits' ? handle.dim / 8 : handle.dim
+      return
+    }
     if (typeof options !== 'object' || options === null) {
       throw invalid('ERR_INVALID_ARGUMENT', 'HnswIndex needs an options object such as { dim: 384, metric: "cosine" }')
     }
@@ -153,6 +178,106 @@ export class HnswIndex<M extends Metric = 'cosine'> {
     this.#inner = callNative(() => new native.NativeHnswIndex(dim, metric, nativeOptions))
     this.#kind = kindOf(metric)
     this.#rowLen = this.#kind === 'bits' ? dim / 8 : dim
+  }
+
+  static #adopt<M extends Metric>(inner: NativeHnswIndex): HnswIndex<M> {
+    adopting = inner
+    try {
+      return new HnswIndex<M>({ dim: inner.dim, metric: inner.metric as M })
+    } finally {
+      adopting = undefined
+    }
+  }
+
+  /**
+   * Loads an index written by {@link save} (or {@link saveSync}) into memory, off the JS thread. The
+   * whole file is validated first: checksums, sizes, keys, values, and every graph invariant searches
+   * rely on (neighbour ids, list lengths, levels, entry point); with `options`, its `dim` and `metric`
+   * too. The loaded index is writable and keeps its `efSearch`.
+   *
+   * @throws {CorruptFileError} `ERR_CORRUPT_FILE` for a damaged, truncated or foreign file.
+   * @throws {UnsupportedVersionError} `ERR_UNSUPPORTED_VERSION` for a file from a newer format.
+   * @throws {IoError} `ERR_IO` when the file cannot be read.
+   * @throws {InvalidInputError} `ERR_DIMENSION_MISMATCH` / `ERR_INVALID_ARGUMENT` when it is not what
+   *   `options` expects, or is not an HNSW file (a `FlatIndex` file, say).
+   */
+  static async load<M extends Metric = Metric>(path: string | URL, options?: LoadOptions<M>): Promise<HnswIndex<M>> {
+    const p = toPath(path)
+    const [dim, metric] = expectations(options)
+    return HnswIndex.#adopt<M>(await awaitNative(native.NativeHnswIndex.open(p, dim, metric, false)))
+  }
+
+  /** {@link load} on the calling thread. */
+  static loadSync<M extends Metric = Metric>(path: string | URL, options?: LoadOptions<M>): HnswIndex<M> {
+    const p = toPath(path)
+    const [dim, metric] = expectations(options)
+    return HnswIndex.#adopt<M>(callNative(() => native.NativeHnswIndex.openSync(p, dim, metric, false)))
+  }
+
+  /**
+   * Opens an index file read-only (the default, `readOnly: true`), off the JS thread: the file is
+   * memory-mapped and validated like {@link load}, the graph and keys are copied into memory, and
+   * searches read the vectors straight from the mapping, so a large index opens without holding a
+   * second copy of its vectors. Every write (`add`, `addBatch`, `remove`, `compact`) throws a
+   * {@link ReadOnlyError} (`ERR_READ_ONLY`); `save` writes a copy.
+   *
+   * Do not truncate or rewrite the file in place while it is open (another program could): reading a
+   * vanished page of a mapping kills the process with SIGBUS. Replacing the file by rename, as every
+   * ferrovec `save` does, is safe: the open index keeps reading the old file. Use {@link load} when
+   * the file may be changed in place.
+   */
+  static async open<M extends Metric = Metric>(path: string | URL, options?: HnswOpenOptions<M>): Promise<HnswIndex<M>> {
+    const p = toPath(path)
+    const [dim, metric] = expectations(options)
+    const ro = readOnlyOption(options)
+    return HnswIndex.#adopt<M>(await awaitNative(native.NativeHnswIndex.open(p, dim, metric, ro)))
+  }
+
+  /** {@link open} on the calling thread. */
+  static openSync<M extends Metric = Metric>(path: string | URL, options?: HnswOpenOptions<M>): HnswIndex<M> {
+    const p = toPath(path)
+    const [dim, metric] = expectations(options)
+    const ro = readOnlyOption(options)
+    return HnswIndex.#adopt<M>(callNative(() => native.NativeHnswIndex.openSync(p, dim, metric, ro)))
+  }
+
+  /** An index from bytes made by {@link toBuffer} (or read from a saved file), validated like {@link load}. */
+  static fromBuffer<M extends Metric = Metric>(bytes: Uint8Array | ArrayBuffer, options?: LoadOptions<M>): HnswIndex<M> {
+    const buf = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes
+    if (!(buf instanceof Uint8Array)) {
+      throw invalid('ERR_INVALID_ARGUMENT', 'fromBuffer needs a Buffer, Uint8Array or ArrayBuffer')
+    }
+    const [dim, metric] = expectations(options)
+    return HnswIndex.#adopt<M>(callNative(() => native.NativeHnswIndex.fromBuffer(buf, dim, metric)))
+  }
+
+  /**
+   * Saves the index to `path` (graph, keys, tombstones, vectors and the current `efSearch`), off the
+   * JS thread. The file is written beside `path` under a temporary name, flushed to disk and renamed
+   * over `path`: a crash or kill mid-save leaves the previous file as it was. A save started while an
+   * `addBatch` is in flight waits for the batch and writes it whole; searches keep running.
+   *
+   * @throws {IoError} `ERR_IO` when the file cannot be written (the previous file is untouched).
+   */
+  async save(path: string | URL): Promise<void> {
+    const p = toPath(path)
+    await awaitNative(this.#inner.save(p))
+  }
+
+  /** {@link save} on the calling thread. */
+  saveSync(path: string | URL): void {
+    const p = toPath(path)
+    callNative(() => this.#inner.saveSync(p))
+  }
+
+  /** The index in ferrovec's file format (the bytes {@link save} writes). */
+  toBuffer(): Buffer {
+    return callNative(() => this.#inner.toBuffer())
+  }
+
+  /** Whether the index was opened read-only from its file ({@link open}); writes then throw `ERR_READ_ONLY`. */
+  get readOnly(): boolean {
+    return this.#inner.readOnly
   }
 
   /** Dimensions of every vector. */
@@ -308,6 +433,17 @@ export class HnswIndex<M extends Metric = 'cosine'> {
     if (rows === 0) throw invalid('ERR_INVALID_VECTOR', 'queries is empty: pass at least one query vector')
     return [data, toK(k), optInt(options?.ef, 'ef', 1), toAllowList(options?.filter, () => this.#inner.keys())]
   }
+}
+
+/** A native handle on its way into the constructor; set only inside `HnswIndex.#adopt`. */
+let adopting: NativeHnswIndex | undefined
+
+function readOnlyOption(options: HnswOpenOptions | undefined): boolean {
+  const ro = options?.readOnly
+  if (ro !== undefined && typeof ro !== 'boolean') {
+    throw invalid('ERR_INVALID_ARGUMENT', `readOnly must be a boolean, got ${typeof ro}`)
+  }
+  return ro ?? true
 }
 
 function clean(r: HnswBatchSearchResult & { stats?: BatchSearchStats | null }): HnswBatchSearchResult {

@@ -17,6 +17,7 @@ export type {
   HnswBatchSearchResult,
   HnswIndexOptions,
   HnswMemoryUsage,
+  HnswOpenOptions,
   HnswParams,
   HnswSearchOptions,
   HnswSearchResult,
@@ -31,6 +32,7 @@ export {
   FerrovecError,
   InvalidInputError,
   IoError,
+  ReadOnlyError,
   StorageError,
   UnsupportedVersionError,
 } from './errors.js'

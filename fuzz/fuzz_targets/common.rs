@@ -3,6 +3,8 @@
 
 use ferrovec_core::{AnyFlatIndex, LoadOptions};
 
+// Each target compiles this file as its own module and uses only some of it.
+#[allow(dead_code)]
 pub fn check(data: &[u8]) {
   let Ok(index) = AnyFlatIndex::from_bytes(data, &LoadOptions::default()) else {
     return;
@@ -20,6 +22,37 @@ pub fn check(data: &[u8]) {
       let q = vec![0x5au8; i.row_len()];
       assert!(i.search(&q, 5, None).is_ok());
     }
+  }
+}
+
+/// The HNSW loader: load, and if the bytes load, search (walking every level), save and load again,
+/// insert, compact and search again.
+#[allow(dead_code)]
+pub fn check_hnsw(data: &[u8]) {
+  use ferrovec_core::hnsw::{AnyHnswIndex, SearchOptions};
+  let Ok(index) = AnyHnswIndex::from_bytes(data, &LoadOptions::default()) else {
+    return;
+  };
+  let again = index
+    .to_bytes()
+    .and_then(|b| AnyHnswIndex::from_bytes(&b, &LoadOptions::default()));
+  assert!(again.is_ok(), "a loaded index must save and load again");
+  macro_rules! exercise {
+    ($i:expr, $q:expr) => {{
+      let i = $i;
+      let q = $q;
+      assert!(i.search(&q, 5, SearchOptions::default()).is_ok());
+      let key = (1u64 << 53) - 2;
+      if !i.contains(key) {
+        assert!(i.add(key, &q, false).is_ok());
+      }
+      assert!(i.compact().is_ok());
+      assert!(i.search(&q, 5, SearchOptions::default()).is_ok());
+    }};
+  }
+  match &index {
+    AnyHnswIndex::F32(i) => exercise!(i, vec![0.25f32; i.row_len()]),
+    AnyHnswIndex::Bits(i) => exercise!(i, vec![0x5au8; i.row_len()]),
   }
 }
 

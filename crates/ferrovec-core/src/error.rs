@@ -56,6 +56,11 @@ pub enum Error {
   #[error("unsupported file version{}: {detail}", PathNote(path.as_deref()))]
   UnsupportedVersion { path: Option<PathBuf>, detail: String },
 
+  /// A write (add, remove, compact) on an index opened read-only from a file: its vectors are
+  /// served straight from a read-only memory map. Nothing was changed.
+  #[error("cannot {op}: the index was opened read-only (its vectors are mapped from the file); load it to get a writable copy")]
+  ReadOnly { op: &'static str },
+
   /// The operating system refused a file operation.
   #[error("cannot {op} {}: {source}", path.display())]
   Io {
@@ -79,6 +84,7 @@ impl Error {
       Error::CorruptFile { .. } => "ERR_CORRUPT_FILE",
       Error::UnsupportedVersion { .. } => "ERR_UNSUPPORTED_VERSION",
       Error::Io { .. } => "ERR_IO",
+      Error::ReadOnly { .. } => "ERR_READ_ONLY",
     }
   }
 

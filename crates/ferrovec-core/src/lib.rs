@@ -25,7 +25,7 @@ pub mod topk;
 pub use error::{Error, Result};
 pub use flat::{BatchResult, FlatIndex, MemoryUsage};
 pub use flat_file::{AnyFlatIndex, LoadOptions};
-pub use hnsw::{HnswIndex, HnswParams, SearchStats};
+pub use hnsw::{AnyHnswIndex, HnswIndex, HnswParams, OpenOptions, SearchStats};
 pub use metric::{Element, Metric};
 pub use topk::Neighbor;
 

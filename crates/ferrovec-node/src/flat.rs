@@ -387,7 +387,7 @@ fn dim_from_f64(dim: f64) -> ferrovec_core::Result<usize> {
   }
 }
 
-fn load_options(dim: Option<f64>, metric: Option<&str>) -> ferrovec_core::Result<LoadOptions> {
+pub(crate) fn load_options(dim: Option<f64>, metric: Option<&str>) -> ferrovec_core::Result<LoadOptions> {
   Ok(LoadOptions {
     dim: dim.map(dim_from_f64).transpose()?,
     metric: metric.map(parse_metric).transpose()?,

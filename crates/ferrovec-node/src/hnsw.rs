@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ferrovec_core::error::Context;
 use ferrovec_core::flat::{k_from_f64, BatchResult};
-use ferrovec_core::hnsw::{AddOptions, HnswParams, SearchOptions};
+use ferrovec_core::hnsw::{AddOptions, AnyHnswIndex, HnswParams, OpenOptions, SearchOptions};
 use ferrovec_core::keys::{key_from_f64, keys_from_f64, MAX_KEY};
 use ferrovec_core::{Error as CoreError, HnswIndex, Metric, SearchStats as CoreStats};
 use napi::bindgen_prelude::*;
@@ -19,13 +19,22 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::error::{to_js, CoreResultExt};
-use crate::flat::Rows;
+use crate::flat::{load_options, Rows};
 use crate::metric::parse_metric;
 
 /// The two storage kinds: f32 vectors, or bit-packed rows for hamming.
 enum AnyHnsw {
   F32(HnswIndex<f32>),
   Bits(HnswIndex<u8>),
+}
+
+impl From<AnyHnswIndex> for AnyHnsw {
+  fn from(index: AnyHnswIndex) -> Self {
+    match index {
+      AnyHnswIndex::F32(i) => AnyHnsw::F32(i),
+      AnyHnswIndex::Bits(i) => AnyHnsw::Bits(i),
+    }
+  }
 }
 
 fn wrong_kind(index_is_binary: bool) -> CoreError {
@@ -89,6 +98,8 @@ pub struct HnswMemoryUsage {
   pub graph: f64,
   pub keys: f64,
   pub total: f64,
+  /// Bytes of vectors served from a read-only file mapping (not in `total`).
+  pub mapped: f64,
 }
 
 /// What one search cost.
@@ -260,6 +271,12 @@ impl NativeHnswIndex {
     each!(&*self.inner, |i| i.deleted_count()) as f64
   }
 
+  /// Whether the index was opened read-only (mapped) from a file.
+  #[napi(getter)]
+  pub fn read_only(&self) -> bool {
+    each!(&*self.inner, |i| i.is_read_only())
+  }
+
   #[napi(getter)]
   pub fn ef_search(&self) -> u32 {
     u32::try_from(each!(&*self.inner, |i| i.ef_search())).unwrap_or(u32::MAX)
@@ -336,7 +353,7 @@ impl NativeHnswIndex {
   #[napi]
   pub fn remove(&self, env: Env, key: f64) -> Result<bool> {
     let key = key_from_f64(key, Context::NONE).or_js(&env)?;
-    Ok(each!(&*self.inner, |i| i.remove(key)))
+    each!(&*self.inner, |i| i.try_remove(key)).or_js(&env)
   }
 
   #[napi]
@@ -373,6 +390,7 @@ impl NativeHnswIndex {
       graph: m.graph as f64,
       keys: m.keys as f64,
       total: m.total as f64,
+      mapped: m.mapped as f64,
     }
   }
 
@@ -392,6 +410,85 @@ impl NativeHnswIndex {
     };
     let out = task.compute()?;
     task.resolve(env, out)
+  }
+
+  /// Saves the index to `path` off the JS thread (temp file, fsync, rename). A save that starts while
+  /// a batch insert is linking waits for it and writes it whole; searches keep running.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn save(&self, path: String) -> AsyncTask<HnswSaveTask> {
+    AsyncTask::new(HnswSaveTask {
+      inner: self.inner.clone(),
+      path,
+    })
+  }
+
+  /// `save` on the calling thread.
+  #[napi]
+  pub fn save_sync(&self, env: Env, path: String) -> Result<()> {
+    let mut task = HnswSaveTask {
+      inner: self.inner.clone(),
+      path,
+    };
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// The index in ferrovec's file format, as one Buffer.
+  #[napi]
+  pub fn to_buffer(&self, env: Env) -> Result<Buffer> {
+    let bytes = each!(&*self.inner, |i| i.to_bytes()).or_js(&env)?;
+    Ok(bytes.into())
+  }
+
+  /// Loads (`readOnly` false) or maps read-only (`readOnly` true) an index file off the JS thread.
+  /// `dim` and `metric`, when given, are what the caller expects the file to hold.
+  #[napi(ts_return_type = "Promise<NativeHnswIndex>")]
+  pub fn open(
+    path: String,
+    dim: Option<f64>,
+    metric: Option<String>,
+    read_only: Option<bool>,
+  ) -> AsyncTask<HnswLoadTask> {
+    AsyncTask::new(HnswLoadTask {
+      path,
+      dim,
+      metric,
+      read_only: read_only.unwrap_or(false),
+    })
+  }
+
+  /// `open` on the calling thread.
+  #[napi]
+  pub fn open_sync(
+    env: Env,
+    path: String,
+    dim: Option<f64>,
+    metric: Option<String>,
+    read_only: Option<bool>,
+  ) -> Result<NativeHnswIndex> {
+    let mut task = HnswLoadTask {
+      path,
+      dim,
+      metric,
+      read_only: read_only.unwrap_or(false),
+    };
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// An index from bytes produced by `toBuffer` (or read from a saved file).
+  #[napi]
+  pub fn from_buffer(
+    env: Env,
+    bytes: &[u8],
+    dim: Option<f64>,
+    metric: Option<String>,
+  ) -> Result<NativeHnswIndex> {
+    let options = load_options(dim, metric.as_deref()).or_js(&env)?;
+    let index = AnyHnswIndex::from_bytes(bytes, &options).or_js(&env)?;
+    Ok(NativeHnswIndex {
+      inner: Arc::new(index.into()),
+    })
   }
 
   /// The `k` nearest neighbours of one query (sync: a single search is sub-millisecond).
@@ -569,5 +666,58 @@ impl HnswSearchTask {
       allow: allow.as_deref(),
     };
     with_rows!(&*self.inner, &self.queries, |idx, q| idx.search_batch(q, k, opts))
+  }
+}
+
+pub struct HnswSaveTask {
+  inner: Arc<AnyHnsw>,
+  path: String,
+}
+
+impl Task for HnswSaveTask {
+  type Output = ferrovec_core::Result<()>;
+  type JsValue = ();
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    // The core takes the locks that make the file a consistent snapshot.
+    Ok(each!(&*self.inner, |i| i.save(std::path::Path::new(&self.path))))
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {
+    output.map_err(|e| to_js(&env, e))
+  }
+}
+
+pub struct HnswLoadTask {
+  path: String,
+  dim: Option<f64>,
+  metric: Option<String>,
+  read_only: bool,
+}
+
+impl Task for HnswLoadTask {
+  type Output = ferrovec_core::Result<AnyHnswIndex>;
+  type JsValue = NativeHnswIndex;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    // Options are parsed here so their errors reach JS as coded errors through `resolve`.
+    let run = || {
+      let expect = load_options(self.dim, self.metric.as_deref())?;
+      AnyHnswIndex::open(
+        &self.path,
+        &OpenOptions {
+          read_only: self.read_only,
+          expect,
+        },
+      )
+    };
+    Ok(run())
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<NativeHnswIndex> {
+    let index = output.map_err(|e| to_js(&env, e))?;
+    Ok(NativeHnswIndex {
+      inner: Arc::new(index.into()),
+    })
   }
 }

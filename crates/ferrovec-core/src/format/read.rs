@@ -216,6 +216,11 @@ impl<B: AsRef<[u8]>> Container<B> {
     &self.entries
   }
 
+  /// The validated bytes themselves (a loader that keeps a memory map alive takes it from here).
+  pub fn into_bytes(self) -> B {
+    self.bytes
+  }
+
   /// The whole file.
   pub fn bytes(&self) -> &[u8] {
     self.bytes.as_ref()

@@ -23,6 +23,12 @@ impl SplitMix64 {
     SplitMix64(seed)
   }
 
+  /// The generator's state: a generator made with `new(state)` continues the same stream (so a
+  /// saved and reloaded index draws the same levels as one that was never saved).
+  pub fn state(&self) -> u64 {
+    self.0
+  }
+
   pub fn next_u64(&mut self) -> u64 {
     self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = self.0;

@@ -55,7 +55,7 @@ pub(crate) struct Graph<T: Element> {
   pub cap: usize,
   /// Slots in use (live or deleted).
   pub len: usize,
-  pub vectors: Vec<T>,
+  pub vectors: Vectors<T>,
   pub keys: Vec<u64>,
   pub levels: Vec<u8>,
   pub deleted: Vec<AtomicBool>,
@@ -74,7 +74,7 @@ impl<T: Element> Graph<T> {
       m0: 2 * m,
       cap: 0,
       len: 0,
-      vectors: Vec::new(),
+      vectors: Vectors::Owned(Vec::new()),
       keys: Vec::new(),
       levels: Vec::new(),
       deleted: Vec::new(),
@@ -106,6 +106,8 @@ impl<T: Element> Graph<T> {
     let vector_elems = extra.checked_mul(self.row_len).ok_or_else(|| oom("vectors"))?;
     self
       .vectors
+      .owned_mut()
+      .map_err(|_| oom("vectors"))?
       .try_reserve_exact(vector_elems)
       .map_err(|_| oom("vectors"))?;
     self.keys.try_reserve_exact(extra).map_err(|_| oom("keys"))?;
@@ -162,13 +164,15 @@ impl<T: Element> Graph<T> {
   #[inline]
   pub fn vector(&self, slot: u32) -> &[T] {
     let s = slot as usize * self.row_len;
-    &self.vectors[s..s + self.row_len]
+    &self.vectors.as_slice()[s..s + self.row_len]
   }
 
   /// Overwrites the vector of an existing slot (upsert; caller holds the write lock).
   pub fn set_vector(&mut self, slot: u32, row: &[T]) {
     let s = slot as usize * self.row_len;
-    self.vectors[s..s + self.row_len].copy_from_slice(row);
+    if let Ok(v) = self.vectors.owned_mut() {
+      v[s..s + self.row_len].copy_from_slice(row);
+    }
   }
 
   #[inline]
@@ -231,6 +235,89 @@ impl<T: Element> Graph<T> {
     out.extend(list[1..=n].iter().map(|w| w.load(Relaxed)));
   }
 
+  /// The neighbour lists in file order (see `hnsw/file.rs`): level 0 as `len` blocks of `1 + m0`
+  /// words, then the upper levels as one block of `1 + m` words per (node, level ≥ 1) in slot and
+  /// level order. Each block is `[count, ids…, 0…]`: unused words are written as zero, whatever
+  /// stale ids memory holds there. The caller keeps lists from changing (holds the index's writer lock).
+  pub fn export_links(&self) -> (Vec<u32>, Vec<u32>) {
+    let s0 = 1 + self.m0;
+    let su = 1 + self.m;
+    let mut l0 = vec![0u32; self.len * s0];
+    let upper: usize = self.levels[..self.len].iter().map(|&l| usize::from(l)).sum();
+    let mut lu = vec![0u32; upper * su];
+    let mut buf = Vec::new();
+    let mut at = 0;
+    for slot in 0..self.len as u32 {
+      self.neighbours_locked(slot, 0, &mut buf);
+      let b = slot as usize * s0;
+      l0[b] = buf.len() as u32;
+      l0[b + 1..b + 1 + buf.len()].copy_from_slice(&buf);
+      for level in 1..=self.level(slot) {
+        self.neighbours_locked(slot, level, &mut buf);
+        lu[at] = buf.len() as u32;
+        lu[at + 1..at + 1 + buf.len()].copy_from_slice(&buf);
+        at += su;
+      }
+    }
+    (l0, lu)
+  }
+
+  /// A graph of `keys.len()` nodes from validated file contents (see `hnsw/file.rs`, which checks
+  /// every invariant the search code relies on before calling this). Capacity equals length.
+  #[allow(clippy::too_many_arguments)]
+  pub fn from_parts(
+    row_len: usize,
+    m: usize,
+    vectors: Vectors<T>,
+    keys: Vec<u64>,
+    levels: Vec<u8>,
+    deleted: impl Iterator<Item = bool>,
+    links0: &[u32],
+    links_up: &[u32],
+  ) -> Result<Self> {
+    let len = keys.len();
+    let oom = || Error::invalid_argument(format!("not enough memory to load a graph of {len} nodes"));
+    let atomics = |words: &[u32]| -> Result<Vec<AtomicU32>> {
+      let mut v = Vec::new();
+      v.try_reserve_exact(words.len()).map_err(|_| oom())?;
+      v.extend(words.iter().map(|&w| AtomicU32::new(w)));
+      Ok(v)
+    };
+    let mut upper_start = Vec::new();
+    upper_start.try_reserve_exact(len).map_err(|_| oom())?;
+    let mut at: usize = 0;
+    for &l in &levels {
+      if l == 0 {
+        upper_start.push(NO_UPPER);
+      } else {
+        upper_start.push(u32::try_from(at).map_err(|_| oom())?);
+        at += usize::from(l) * (1 + m);
+      }
+    }
+    let mut deleted_v = Vec::new();
+    deleted_v.try_reserve_exact(len).map_err(|_| oom())?;
+    deleted_v.extend(deleted.take(len).map(AtomicBool::new));
+    deleted_v.resize_with(len, || AtomicBool::new(false));
+    let mut locks = Vec::new();
+    locks.try_reserve_exact(len).map_err(|_| oom())?;
+    locks.resize_with(len, || Mutex::new(()));
+    Ok(Graph {
+      row_len,
+      m,
+      m0: 2 * m,
+      cap: len,
+      len,
+      vectors,
+      keys,
+      levels,
+      deleted: deleted_v,
+      links0: atomics(links0)?,
+      upper_start,
+      links_up: atomics(links_up)?,
+      locks,
+    })
+  }
+
   /// Bytes held by the graph structure (links, levels, flags, locks).
   pub fn graph_bytes(&self) -> usize {
     use std::mem::size_of;
@@ -240,5 +327,108 @@ impl<T: Element> Graph<T> {
       + self.levels.capacity()
       + self.deleted.capacity() * size_of::<AtomicBool>()
       + self.locks.capacity() * size_of::<Mutex<()>>()
+  }
+}
+
+/// The vector storage of a graph: owned rows, or rows viewed in place in a read-only memory map
+/// of an index file ([`crate::hnsw::HnswIndex::open_read_only`]).
+pub(crate) enum Vectors<T: Element> {
+  Owned(Vec<T>),
+  Mapped(MappedRows<T>),
+}
+
+/// `len` elements of `T` at byte `offset` of a read-only file mapping.
+pub(crate) struct MappedRows<T> {
+  map: memmap2::Mmap,
+  offset: usize,
+  len: usize,
+  _t: std::marker::PhantomData<T>,
+}
+
+impl<T: bytemuck::Pod> MappedRows<T> {
+  /// Views `len` elements at `offset` of `map`, or `None` if they are out of bounds or misaligned
+  /// for `T` (never on a validated little-endian file: sections start on 64-byte boundaries of a
+  /// page-aligned map).
+  ///
+  /// Gives the map back on failure. Big-endian machines always fail (the file is little-endian).
+  pub(crate) fn new(
+    map: memmap2::Mmap,
+    offset: usize,
+    len: usize,
+  ) -> std::result::Result<Self, memmap2::Mmap> {
+    let fits = cfg!(target_endian = "little")
+      && len
+        .checked_mul(std::mem::size_of::<T>())
+        .and_then(|bytes| map.get(offset..offset.checked_add(bytes)?))
+        .is_some_and(|section| bytemuck::try_cast_slice::<u8, T>(section).is_ok());
+    if !fits {
+      return Err(map);
+    }
+    Ok(MappedRows {
+      map,
+      offset,
+      len,
+      _t: std::marker::PhantomData,
+    })
+  }
+}
+
+impl<T> MappedRows<T> {
+  #[inline]
+  fn as_slice(&self) -> &[T] {
+    // SAFETY: `new` checked that `offset .. offset + len * size_of::<T>()` lies inside the map and
+    // is aligned for `T`, and `T: Pod` (required by `new`, the only constructor) accepts any bit pattern. The map is read-only, owned by
+    // `self` and never remapped, so the slice lives as long as `&self`. (A foreign process
+    // truncating the file would make access fault: see `HnswIndex::open_read_only`.)
+    unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(self.offset).cast::<T>(), self.len) }
+  }
+}
+
+impl<T: Element> Vectors<T> {
+  #[inline]
+  pub fn as_slice(&self) -> &[T] {
+    match self {
+      Vectors::Owned(v) => v,
+      Vectors::Mapped(m) => m.as_slice(),
+    }
+  }
+
+  /// Elements allocated by this process (0 for a mapping, which is the OS's page cache).
+  pub fn capacity(&self) -> usize {
+    match self {
+      Vectors::Owned(v) => v.capacity(),
+      Vectors::Mapped(_) => 0,
+    }
+  }
+
+  /// Bytes of the file mapped (0 when owned).
+  pub fn mapped_bytes(&self) -> usize {
+    match self {
+      Vectors::Owned(_) => 0,
+      Vectors::Mapped(m) => m.len * std::mem::size_of::<T>(),
+    }
+  }
+
+  /// The owned rows, copying a mapping out first. Read-only indexes refuse every write before it
+  /// gets here; this keeps the graph correct (never unsound) if one ever did not.
+  pub fn owned_mut(&mut self) -> Result<&mut Vec<T>> {
+    if let Vectors::Mapped(m) = self {
+      let src = m.as_slice();
+      let mut v: Vec<T> = Vec::new();
+      v.try_reserve_exact(src.len())
+        .map_err(|_| Error::invalid_argument("not enough memory to copy the mapped vectors"))?;
+      v.extend_from_slice(src);
+      *self = Vectors::Owned(v);
+    }
+    match self {
+      Vectors::Owned(v) => Ok(v),
+      Vectors::Mapped(_) => Err(Error::invalid_argument("mapped vectors cannot be modified")),
+    }
+  }
+
+  fn extend_from_slice(&mut self, row: &[T]) {
+    if let Ok(v) = self.owned_mut() {
+      v.extend_from_slice(row);
+    }
   }
 }

@@ -6,6 +6,9 @@
 //! - `search.rs`: greedy descent, beam search on a level, heuristic neighbour selection.
 //! - `build.rs`: insertion, level sampling, compaction.
 //! - `visited.rs`: pooled per-search scratch (epoch-tagged visited set, heaps) and [`SearchStats`].
+//! - `file.rs`: the `"HNSW"` file kind (section layout there): `save` / `to_bytes`, `load` /
+//!   `from_bytes` with full graph validation, and `open_read_only`, which serves the vectors from a
+//!   read-only memory map (every write then fails with `ERR_READ_ONLY`).
 //!
 //! # Concurrency
 //!
@@ -37,6 +40,7 @@
 //! on scheduling (recall is the same; the exact edges are not).
 
 mod build;
+mod file;
 mod graph;
 mod search;
 mod visited;
@@ -48,6 +52,7 @@ use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use rayon::prelude::*;
 
 use self::build::{compact_graph, connect_orphans, SplitMix64};
+pub use self::file::{AnyHnswIndex, OpenOptions};
 use self::graph::Graph;
 pub use self::visited::SearchStats;
 use self::visited::{Cand, Scratch, ScratchPool};
@@ -152,6 +157,9 @@ pub struct HnswMemoryUsage {
   /// Slot → key array and key → slot map.
   pub keys: usize,
   pub total: usize,
+  /// Bytes of vectors served from a read-only file mapping ([`HnswIndex::open_read_only`]): the
+  /// OS page cache holds them, not this process's heap, so they are not in `total`.
+  pub mapped: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +187,8 @@ pub struct HnswIndex<T: Element> {
   top_lock: Mutex<()>,
   writer: Mutex<SplitMix64>,
   pool: ScratchPool,
+  /// Opened read-only from a file: every write fails with `ERR_READ_ONLY`.
+  read_only: bool,
 }
 
 impl<T: Element> std::fmt::Debug for HnswIndex<T> {
@@ -244,6 +254,7 @@ impl<T: Element> HnswIndex<T> {
       top_lock: Mutex::new(()),
       writer: Mutex::new(SplitMix64::new(p.seed)),
       pool: ScratchPool::new(),
+      read_only: false,
     })
   }
 
@@ -273,6 +284,19 @@ impl<T: Element> HnswIndex<T> {
   /// Stored elements per row.
   pub fn row_len(&self) -> usize {
     self.row_len
+  }
+
+  /// Whether the index was opened read-only from a file ([`HnswIndex::open_read_only`]).
+  pub fn is_read_only(&self) -> bool {
+    self.read_only
+  }
+
+  fn check_writable(&self, op: &'static str) -> Result<()> {
+    if self.read_only {
+      Err(Error::ReadOnly { op })
+    } else {
+      Ok(())
+    }
   }
 
   /// Live (not removed) vectors.
@@ -359,6 +383,7 @@ impl<T: Element> HnswIndex<T> {
     let g = self.graph.read();
     let km = self.keymap.read();
     let vectors = g.vectors.capacity() * std::mem::size_of::<T>();
+    let mapped = g.vectors.mapped_bytes();
     let graph = g.graph_bytes() + self.pool.bytes();
     // hashbrown stores (key, slot) pairs plus one control byte per bucket.
     let keys = g.keys.capacity() * 8 + km.capacity() * (std::mem::size_of::<(u64, u32)>() + 1);
@@ -367,6 +392,7 @@ impl<T: Element> HnswIndex<T> {
       graph,
       keys,
       total: vectors + graph + keys + std::mem::size_of::<Self>(),
+      mapped,
     }
   }
 
@@ -397,6 +423,7 @@ impl<T: Element> HnswIndex<T> {
   /// Adds `keys.len()` rows from the row-major `vectors`. All-or-nothing: every key and row is
   /// checked before anything is stored, so a batch with one bad row leaves the index as it was.
   pub fn add_batch_with(&self, keys: &[u64], vectors: &[T], opts: AddOptions<'_>) -> Result<()> {
+    self.check_writable("add")?;
     self.check_batch(keys, vectors)?;
     let mut rng = self.writer.lock();
     let todo = {
@@ -535,7 +562,20 @@ impl<T: Element> HnswIndex<T> {
 
   /// Removes `key` (a tombstone: the node keeps routing searches but is never returned); returns
   /// whether it was present. [`HnswIndex::compact`] reclaims the slot.
+  ///
+  /// On a read-only index this is [`HnswIndex::try_remove`]'s `ERR_READ_ONLY` reported as `false`;
+  /// prefer `try_remove` where that matters.
   pub fn remove(&self, key: u64) -> bool {
+    self.try_remove(key).unwrap_or(false)
+  }
+
+  /// [`HnswIndex::remove`], failing with `ERR_READ_ONLY` on an index opened read-only.
+  pub fn try_remove(&self, key: u64) -> Result<bool> {
+    self.check_writable("remove")?;
+    Ok(self.remove_unchecked(key))
+  }
+
+  fn remove_unchecked(&self, key: u64) -> bool {
     let g = self.graph.read();
     let mut km = self.keymap.write();
     match km.remove(&key) {
@@ -553,6 +593,7 @@ impl<T: Element> HnswIndex<T> {
   /// the final swap takes the write lock. Fails (changing nothing) only if the new graph cannot be
   /// allocated.
   pub fn compact(&self) -> Result<usize> {
+    self.check_writable("compact")?;
     let _writer = self.writer.lock();
     let (new, remap, old_len, entry) = {
       let g = self.graph.read();
