@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { awaitNative, callNative, invalid } from './errors.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
 import { native, type NativeFlatIndex } from './native.js'
-import { toAllowList, toK, toKey, toKeys, toRow, toRows, type Key, type KeyFilter, type KeysLike } from './vectors.js'
+import { toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeyFilter, type KeysLike } from './vectors.js'
 
 /** Options of {@link FlatIndex}. */
 export interface FlatIndexOptions<M extends Metric = Metric> {
@@ -141,10 +141,7 @@ export class FlatIndex<M extends Metric = 'cosine'> {
 
   /** An index from bytes made by {@link toBuffer} (or read from a saved file), validated like {@link load}. */
   static fromBuffer<M extends Metric = Metric>(bytes: Uint8Array | ArrayBuffer, options?: LoadOptions<M>): FlatIndex<M> {
-    const buf = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes
-    if (!(buf instanceof Uint8Array)) {
-      throw invalid('ERR_INVALID_ARGUMENT', 'fromBuffer needs a Buffer, Uint8Array or ArrayBuffer')
-    }
+    const buf = toBytesArg(bytes)
     const [dim, metric] = expectations(options)
     return FlatIndex.#adopt<M>(callNative(() => native.NativeFlatIndex.fromBuffer(buf, dim, metric)))
   }
@@ -199,23 +196,14 @@ export class FlatIndex<M extends Metric = 'cosine'> {
    * `keys.length * dim` values. All-or-nothing: one bad row adds nothing.
    */
   async addBatch(keys: KeysLike, vectors: InputOf<M> | readonly InputOf<M>[], options?: AddOptions): Promise<void> {
-    const [k, v] = this.#batch(keys, vectors)
+    const [k, v] = toKeyedRows(keys, vectors, this.#kind, this.#rowLen)
     await awaitNative(this.#inner.addBatch(k, v, options?.upsert === true))
   }
 
   /** {@link addBatch} on the calling thread. */
   addBatchSync(keys: KeysLike, vectors: InputOf<M> | readonly InputOf<M>[], options?: AddOptions): void {
-    const [k, v] = this.#batch(keys, vectors)
+    const [k, v] = toKeyedRows(keys, vectors, this.#kind, this.#rowLen)
     callNative(() => this.#inner.addBatchSync(k, v, options?.upsert === true))
-  }
-
-  #batch(keys: KeysLike, vectors: unknown): [Float64Array, Float32Array | Uint8Array] {
-    const k = toKeys(keys)
-    const { data, rows } = toRows(vectors, this.#kind, this.#rowLen)
-    if (rows !== k.length) {
-      throw invalid('ERR_INVALID_ARGUMENT', `got ${k.length} keys for ${rows} vectors; expected one key per vector`)
-    }
-    return [k, data]
   }
 
   /** Removes `key`; returns whether it was present. */

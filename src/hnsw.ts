@@ -3,7 +3,7 @@ import { expectations, toPath } from './flat.js'
 import type { AddOptions, BatchSearchResult, LoadOptions, MemoryUsage, SearchOptions, SearchResult } from './flat.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
 import { native, type NativeHnswIndex } from './native.js'
-import { toAllowList, toK, toKey, toKeys, toRow, toRows, type Key, type KeysLike } from './vectors.js'
+import { toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeysLike } from './vectors.js'
 
 /** Options of {@link HnswIndex}. */
 export interface HnswIndexOptions<M extends Metric = Metric> {
@@ -243,10 +243,7 @@ export class HnswIndex<M extends Metric = 'cosine'> {
 
   /** An index from bytes made by {@link toBuffer} (or read from a saved file), validated like {@link load}. */
   static fromBuffer<M extends Metric = Metric>(bytes: Uint8Array | ArrayBuffer, options?: LoadOptions<M>): HnswIndex<M> {
-    const buf = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes
-    if (!(buf instanceof Uint8Array)) {
-      throw invalid('ERR_INVALID_ARGUMENT', 'fromBuffer needs a Buffer, Uint8Array or ArrayBuffer')
-    }
+    const buf = toBytesArg(bytes)
     const [dim, metric] = expectations(options)
     return HnswIndex.#adopt<M>(callNative(() => native.NativeHnswIndex.fromBuffer(buf, dim, metric)))
   }
@@ -335,7 +332,7 @@ export class HnswIndex<M extends Metric = 'cosine'> {
    * or one flat array of `keys.length * dim` values. All-or-nothing: one bad row adds nothing.
    */
   async addBatch(keys: KeysLike, vectors: InputOf<M> | readonly InputOf<M>[], options?: HnswAddOptions): Promise<void> {
-    const [k, v] = this.#batch(keys, vectors)
+    const [k, v] = toKeyedRows(keys, vectors, this.#kind, this.#rowLen)
     const progress = progressRelay(options?.onProgress, k.length)
     await awaitNative(this.#inner.addBatch(k, v, options?.upsert === true, progress.native))
     progress.finish()
@@ -343,19 +340,10 @@ export class HnswIndex<M extends Metric = 'cosine'> {
 
   /** {@link addBatch} on the calling thread. */
   addBatchSync(keys: KeysLike, vectors: InputOf<M> | readonly InputOf<M>[], options?: HnswAddOptions): void {
-    const [k, v] = this.#batch(keys, vectors)
+    const [k, v] = toKeyedRows(keys, vectors, this.#kind, this.#rowLen)
     const progress = progressRelay(options?.onProgress, k.length)
     callNative(() => this.#inner.addBatchSync(k, v, options?.upsert === true, progress.native))
     progress.finish()
-  }
-
-  #batch(keys: KeysLike, vectors: unknown): [Float64Array, Float32Array | Uint8Array] {
-    const k = toKeys(keys)
-    const { data, rows } = toRows(vectors, this.#kind, this.#rowLen)
-    if (rows !== k.length) {
-      throw invalid('ERR_INVALID_ARGUMENT', `got ${k.length} keys for ${rows} vectors; expected one key per vector`)
-    }
-    return [k, data]
   }
 
   /** Removes `key`; returns whether it was present. Its slot is reclaimed by {@link compact}. */

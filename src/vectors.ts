@@ -141,6 +141,25 @@ export function toRows(vs: unknown, kind: Kind, rowLen: number): { data: Float32
   return { data, rows: list.length }
 }
 
+/** A batch to add: validated keys and their rows, one row per key. */
+export function toKeyedRows(keys: unknown, vectors: unknown, kind: Kind, rowLen: number): [Float64Array, Float32Array | Uint8Array] {
+  const k = toKeys(keys)
+  const { data, rows } = toRows(vectors, kind, rowLen)
+  if (rows !== k.length) {
+    throw invalid('ERR_INVALID_ARGUMENT', `got ${k.length} keys for ${rows} vectors; expected one key per vector`)
+  }
+  return [k, data]
+}
+
+/** The bytes argument of `fromBuffer`: a Buffer, Uint8Array or ArrayBuffer, viewed as a Uint8Array. */
+export function toBytesArg(bytes: unknown): Uint8Array {
+  const buf = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes
+  if (!(buf instanceof Uint8Array)) {
+    throw invalid('ERR_INVALID_ARGUMENT', 'fromBuffer needs a Buffer, Uint8Array or ArrayBuffer')
+  }
+  return buf
+}
+
 /** Validates `k`: a positive integer. */
 export function toK(k: unknown): number {
   if (typeof k === 'number' && Number.isInteger(k) && k >= 1 && k <= 0xffffffff) return k

@@ -13,12 +13,12 @@
 //! and from L2 once per tile. The (query block × row range) tasks are spread over rayon's pool, so
 //! one query on a big index and many queries on a small one both use every core.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use crate::batch::check_batch;
 use crate::error::{Context, Error, Result};
-use crate::keys::check_key;
 use crate::metric::{Element, Metric, TileKernel, TILE};
 use crate::topk::{Neighbor, TopK};
 
@@ -169,7 +169,13 @@ impl<T: Element> FlatIndex<T> {
   /// Adds `keys.len()` rows from the row-major `vectors`. All-or-nothing: every key and row is
   /// checked before anything is stored, so a batch with one bad row leaves the index as it was.
   pub fn add_batch(&mut self, keys: &[u64], vectors: &[T], upsert: bool) -> Result<()> {
-    self.check_batch(keys, vectors, upsert)?;
+    let present = |k: u64| self.slots.contains_key(&k);
+    check_batch(
+      self.row_len,
+      keys,
+      vectors,
+      if upsert { None } else { Some(&present) },
+    )?;
     let new_rows = keys.iter().filter(|k| !self.slots.contains_key(k)).count();
     self.data.reserve(new_rows * self.row_len);
     self.keys.reserve(new_rows);
@@ -182,51 +188,6 @@ impl<T: Element> FlatIndex<T> {
           self.keys.push(key);
           self.data.extend_from_slice(row);
         }
-      }
-    }
-    Ok(())
-  }
-
-  fn check_batch(&self, keys: &[u64], vectors: &[T], upsert: bool) -> Result<()> {
-    let rl = self.row_len;
-    if !vectors.len().is_multiple_of(rl) {
-      return Err(Error::DimensionMismatch {
-        expected: rl,
-        got: vectors.len() % rl,
-        context: Context::row(vectors.len() / rl),
-      });
-    }
-    let rows = vectors.len() / rl;
-    if rows != keys.len() {
-      return Err(Error::invalid_argument(format!(
-        "got {} keys for {rows} vectors; expected one key per vector",
-        keys.len()
-      )));
-    }
-    for (i, &k) in keys.iter().enumerate() {
-      check_key(k, Context::row(i))?;
-    }
-    // Validation is the only per-row work of an add, so it is what the pool parallelises; the first
-    // bad row (by position) is the one reported, whatever the scheduling.
-    if let Some(bad) = vectors
-      .par_chunks(rl)
-      .position_first(|row| T::validate(row, Context::NONE).is_err())
-    {
-      T::validate(&vectors[bad * rl..(bad + 1) * rl], Context::row(bad))?;
-    }
-    let mut seen = HashSet::with_capacity(keys.len());
-    for &k in keys {
-      if !seen.insert(k) {
-        return Err(Error::DuplicateKey {
-          key: k,
-          reason: "it appears more than once in this batch",
-        });
-      }
-      if !upsert && self.slots.contains_key(&k) {
-        return Err(Error::DuplicateKey {
-          key: k,
-          reason: "it is already in the index (pass upsert to replace its vector)",
-        });
       }
     }
     Ok(())

@@ -12,6 +12,7 @@
 
 #![deny(clippy::all)]
 
+mod batch;
 pub mod error;
 pub mod flat;
 pub mod flat_file;

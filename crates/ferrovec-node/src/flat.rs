@@ -66,7 +66,7 @@ impl Rows {
   }
 }
 
-fn wrong_kind(index_is_binary: bool) -> CoreError {
+pub(crate) fn wrong_kind(index_is_binary: bool) -> CoreError {
   CoreError::InvalidArgument(if index_is_binary {
     "this index uses \"hamming\" and stores bit-packed rows: pass a Uint8Array".into()
   } else {
@@ -110,18 +110,26 @@ pub struct BatchSearchResult {
   pub k: u32,
 }
 
-fn to_js_batch(r: BatchResult) -> BatchSearchResult {
+/// The typed arrays of a batch result, shared by every index's result type: keys, distances,
+/// counts and `k`.
+pub(crate) fn batch_parts(r: BatchResult) -> (Float64Array, Float32Array, Uint32Array, u32) {
   // Padding slots are u64::MAX in the core; -1 is the JS-side sentinel (never a valid key).
   let keys: Vec<f64> = r
     .keys
     .iter()
     .map(|&k| if k == u64::MAX { -1.0 } else { k as f64 })
     .collect();
+  let k = u32::try_from(r.k).unwrap_or(u32::MAX);
+  (keys.into(), r.distances.into(), r.counts.into(), k)
+}
+
+fn to_js_batch(r: BatchResult) -> BatchSearchResult {
+  let (keys, distances, counts, k) = batch_parts(r);
   BatchSearchResult {
-    keys: keys.into(),
-    distances: r.distances.into(),
-    counts: r.counts.into(),
-    k: u32::try_from(r.k).unwrap_or(u32::MAX),
+    keys,
+    distances,
+    counts,
+    k,
   }
 }
 

@@ -19,7 +19,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::error::{to_js, CoreResultExt};
-use crate::flat::{load_options, Rows};
+use crate::flat::{batch_parts, load_options, wrong_kind, Rows};
 use crate::metric::parse_metric;
 
 /// The two storage kinds: f32 vectors, or bit-packed rows for hamming.
@@ -35,14 +35,6 @@ impl From<AnyHnswIndex> for AnyHnsw {
       AnyHnswIndex::Bits(i) => AnyHnsw::Bits(i),
     }
   }
-}
-
-fn wrong_kind(index_is_binary: bool) -> CoreError {
-  CoreError::InvalidArgument(if index_is_binary {
-    "this index uses \"hamming\" and stores bit-packed rows: pass a Uint8Array".into()
-  } else {
-    "this index stores f32 vectors: pass a Float32Array (Uint8Array is for \"hamming\" indexes)".into()
-  })
 }
 
 /// Runs `$body` with `$idx` bound to the index of either kind.
@@ -153,17 +145,12 @@ pub struct BuildProgress {
 pub type ProgressFn = ThreadsafeFunction<BuildProgress, (), BuildProgress, Status, false>;
 
 fn to_js_batch(r: BatchResult, stats: Option<Vec<CoreStats>>) -> HnswBatchSearchResult {
-  // Padding slots are u64::MAX in the core; -1 is the JS-side sentinel (never a valid key).
-  let keys: Vec<f64> = r
-    .keys
-    .iter()
-    .map(|&k| if k == u64::MAX { -1.0 } else { k as f64 })
-    .collect();
+  let (keys, distances, counts, k) = batch_parts(r);
   HnswBatchSearchResult {
-    keys: keys.into(),
-    distances: r.distances.into(),
-    counts: r.counts.into(),
-    k: u32::try_from(r.k).unwrap_or(u32::MAX),
+    keys,
+    distances,
+    counts,
+    k,
     stats: stats.map(|s| BatchSearchStats {
       distances: s.iter().map(|x| x.distances as f64).collect::<Vec<_>>().into(),
       visited: s.iter().map(|x| x.visited as f64).collect::<Vec<_>>().into(),

@@ -45,7 +45,7 @@ mod graph;
 mod search;
 mod visited;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
@@ -56,9 +56,9 @@ pub use self::file::{AnyHnswIndex, OpenOptions};
 use self::graph::Graph;
 pub use self::visited::SearchStats;
 use self::visited::{Cand, Scratch, ScratchPool};
+use crate::batch::check_batch;
 use crate::error::{Context, Error, Result};
 use crate::flat::{check_k, check_params, BatchResult};
-use crate::keys::check_key;
 use crate::metric::{Element, Kernel, Metric};
 use crate::topk::{Neighbor, TopK};
 
@@ -424,7 +424,7 @@ impl<T: Element> HnswIndex<T> {
   /// checked before anything is stored, so a batch with one bad row leaves the index as it was.
   pub fn add_batch_with(&self, keys: &[u64], vectors: &[T], opts: AddOptions<'_>) -> Result<()> {
     self.check_writable("add")?;
-    self.check_batch(keys, vectors)?;
+    check_batch(self.row_len, keys, vectors, None)?;
     let mut rng = self.writer.lock();
     let todo = {
       let mut g = self.graph.write();
@@ -521,43 +521,6 @@ impl<T: Element> HnswIndex<T> {
         Err(_) => run(),
       }
     }
-  }
-
-  fn check_batch(&self, keys: &[u64], vectors: &[T]) -> Result<()> {
-    let rl = self.row_len;
-    if !vectors.len().is_multiple_of(rl) {
-      return Err(Error::DimensionMismatch {
-        expected: rl,
-        got: vectors.len() % rl,
-        context: Context::row(vectors.len() / rl),
-      });
-    }
-    let rows = vectors.len() / rl;
-    if rows != keys.len() {
-      return Err(Error::invalid_argument(format!(
-        "got {} keys for {rows} vectors; expected one key per vector",
-        keys.len()
-      )));
-    }
-    for (i, &k) in keys.iter().enumerate() {
-      check_key(k, Context::row(i))?;
-    }
-    if let Some(bad) = vectors
-      .par_chunks(rl)
-      .position_first(|row| T::validate(row, Context::NONE).is_err())
-    {
-      T::validate(&vectors[bad * rl..(bad + 1) * rl], Context::row(bad))?;
-    }
-    let mut seen = HashSet::with_capacity(keys.len());
-    for &k in keys {
-      if !seen.insert(k) {
-        return Err(Error::DuplicateKey {
-          key: k,
-          reason: "it appears more than once in this batch",
-        });
-      }
-    }
-    Ok(())
   }
 
   /// Removes `key` (a tombstone: the node keeps routing searches but is never returned); returns
