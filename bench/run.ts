@@ -73,8 +73,12 @@ writeReport(sections, {
   loadBefore,
   loadAfter: os.loadavg(),
   keepOtherSections: full,
+  // The banner follows the measured load: above ~one busy core besides the benchmark's own, absolute
+  // rates wobble and only the interleaved ratios should be quoted.
   preamble: [
-    '> **Noisy machine.** These numbers come from a shared 2-core machine on which colleagues were compiling Rust during the run (see the load averages below). Libraries were measured in interleaved rounds and medians are reported, so the *ratios* are fair even when absolute rates wobble; the spread column shows how much they wobbled. The lead will re-run on a quiet machine before any number is quoted.',
+    Math.max(loadBefore[0] ?? 0, os.loadavg()[0] ?? 0) > os.cpus().length
+      ? '> **Noisy machine.** Other work was running during this run (see the load averages below). Libraries were measured in interleaved rounds and medians are reported, so the *ratios* are fair even when absolute rates wobble; the spread column shows how much they wobbled. Quote ratios, not absolute rates.'
+      : '> **Quiet machine.** Nothing else of note ran during this run (see the load averages below; the benchmark itself keeps the 2 cores busy). Libraries were measured in interleaved rounds and medians are reported; the spread column shows run-to-run variation.',
   ],
 })
 console.log(`\nwrote ${base}.md (${seconds.toFixed(0)} s)`)
