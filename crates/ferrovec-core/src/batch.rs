@@ -60,3 +60,26 @@ pub(crate) fn check_batch<T: Element>(
   }
   Ok(())
 }
+
+/// Checks a row-major block of queries (non-empty, whole rows, valid values); returns how many.
+pub(crate) fn check_queries<T: Element>(row_len: usize, queries: &[T]) -> Result<usize> {
+  if queries.is_empty() || !queries.len().is_multiple_of(row_len) {
+    return Err(Error::DimensionMismatch {
+      expected: row_len,
+      got: if queries.is_empty() {
+        0
+      } else {
+        queries.len() % row_len
+      },
+      context: if queries.is_empty() {
+        Context::NONE
+      } else {
+        Context::row(queries.len() / row_len)
+      },
+    });
+  }
+  for (i, q) in queries.chunks_exact(row_len).enumerate() {
+    T::validate(q, Context::row(i))?;
+  }
+  Ok(queries.len() / row_len)
+}

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::batch::check_batch;
-use crate::error::{Context, Error, Result};
+use crate::batch::{check_batch, check_queries};
+use crate::error::{Error, Result};
 use crate::metric::{Element, Metric, TileKernel, TILE};
 use crate::topk::{Neighbor, TopK};
 
@@ -244,21 +244,7 @@ impl<T: Element> FlatIndex<T> {
   pub fn search_batch(&self, queries: &[T], k: usize, allow: Option<&[u64]>) -> Result<BatchResult> {
     check_k(k)?;
     let rl = self.row_len;
-    if queries.is_empty() || !queries.len().is_multiple_of(rl) {
-      return Err(Error::DimensionMismatch {
-        expected: rl,
-        got: if queries.is_empty() { 0 } else { queries.len() % rl },
-        context: if queries.is_empty() {
-          Context::NONE
-        } else {
-          Context::row(queries.len() / rl)
-        },
-      });
-    }
-    for (i, q) in queries.chunks_exact(rl).enumerate() {
-      T::validate(q, Context::row(i))?;
-    }
-    let nq = queries.len() / rl;
+    let nq = check_queries(rl, queries)?;
     let candidates: Option<Vec<usize>> = allow.map(|keys| {
       let mut s: Vec<usize> = keys.iter().filter_map(|k| self.slots.get(k).copied()).collect();
       // Sorted slots read the buffer front to back; dedup makes a repeated allowed key count once.

@@ -56,8 +56,8 @@ pub use self::file::{AnyHnswIndex, OpenOptions};
 use self::graph::Graph;
 pub use self::visited::SearchStats;
 use self::visited::{Cand, Scratch, ScratchPool};
-use crate::batch::check_batch;
-use crate::error::{Context, Error, Result};
+use crate::batch::{check_batch, check_queries};
+use crate::error::{Error, Result};
 use crate::flat::{check_k, check_params, BatchResult};
 use crate::metric::{Element, Kernel, Metric};
 use crate::topk::{Neighbor, TopK};
@@ -659,21 +659,7 @@ impl<T: Element> HnswIndex<T> {
       check_ef(ef, "ef")?;
     }
     let rl = self.row_len;
-    if queries.is_empty() || !queries.len().is_multiple_of(rl) {
-      return Err(Error::DimensionMismatch {
-        expected: rl,
-        got: if queries.is_empty() { 0 } else { queries.len() % rl },
-        context: if queries.is_empty() {
-          Context::NONE
-        } else {
-          Context::row(queries.len() / rl)
-        },
-      });
-    }
-    for (i, q) in queries.chunks_exact(rl).enumerate() {
-      T::validate(q, Context::row(i))?;
-    }
-    let nq = queries.len() / rl;
+    let nq = check_queries(rl, queries)?;
     let ef = opts.ef.unwrap_or_else(|| self.ef_search()).max(k);
 
     let g = self.graph.read();
