@@ -10,6 +10,7 @@ import { CachedEmbedder, type CacheOptions } from './cache.js'
 import { LocalEmbedder } from './local.js'
 import { OpenAIEmbedder } from './openai.js'
 import { RetryEmbedder, type RetryOptions } from './retry.js'
+import { USE_DIMENSIONS, UseEmbedder } from './use.js'
 import type { EncodingName, Tokenizer } from './tokens.js'
 import type {
   Embedder,
@@ -20,11 +21,13 @@ import type {
   EmbedOptions,
 } from './types.js'
 
-export type ProviderName = 'openai' | 'openai-compatible' | 'tei' | 'ollama'
+/** `'use'` is the offline Universal Sentence Encoder ({@link UseEmbedder}); the rest talk HTTP. */
+export type ProviderName = 'openai' | 'openai-compatible' | 'tei' | 'ollama' | 'use'
 
 export interface EmbedderConfig {
   provider: ProviderName
-  model: string
+  /** Required for every provider except `'use'` (which runs one model). */
+  model?: string | undefined
   baseURL?: string | undefined
   /** OpenAI: defaults to `OPENAI_API_KEY`. Self-hosted: sent as a bearer token when given. */
   apiKey?: string | undefined
@@ -44,12 +47,12 @@ export interface EmbedderConfig {
 /** The stack built by {@link createEmbedder}, with handles on its layers. */
 export class EmbedderStack implements Embedder {
   /** The provider at the bottom. */
-  readonly base: OpenAIEmbedder | LocalEmbedder
+  readonly base: OpenAIEmbedder | LocalEmbedder | UseEmbedder
   readonly cache: CachedEmbedder | undefined
   readonly retry: RetryEmbedder | undefined
   private readonly top: Embedder
 
-  constructor(base: OpenAIEmbedder | LocalEmbedder, cache: CachedEmbedder | undefined, retry: RetryEmbedder | undefined) {
+  constructor(base: OpenAIEmbedder | LocalEmbedder | UseEmbedder, cache: CachedEmbedder | undefined, retry: RetryEmbedder | undefined) {
     this.base = base
     this.cache = cache
     this.retry = retry
@@ -96,7 +99,8 @@ export function createEmbedder(config: EmbedderConfig): EmbedderStack {
     throw invalid('ERR_INVALID_ARGUMENT', 'createEmbedder expects a config object')
   }
   const common = {
-    model: config.model,
+    // Checked by the provider (a non-empty string), with a clear error.
+    model: config.model as string,
     dimensions: config.dimensions,
     timeout: config.timeout,
     normalize: config.normalize,
@@ -106,7 +110,7 @@ export function createEmbedder(config: EmbedderConfig): EmbedderStack {
     apiKey: config.apiKey,
     headers: config.headers,
   }
-  let base: OpenAIEmbedder | LocalEmbedder
+  let base: OpenAIEmbedder | LocalEmbedder | UseEmbedder
   switch (config.provider) {
     case 'openai':
       base = new OpenAIEmbedder(common)
@@ -116,10 +120,16 @@ export function createEmbedder(config: EmbedderConfig): EmbedderStack {
     case 'ollama':
       base = new LocalEmbedder({ ...common, api: config.provider })
       break
+    case 'use':
+      if (config.dimensions !== undefined && config.dimensions !== USE_DIMENSIONS) {
+        throw invalid('ERR_INVALID_ARGUMENT', `the 'use' provider returns ${USE_DIMENSIONS} dimensions, got dimensions ${String(config.dimensions)}`)
+      }
+      base = new UseEmbedder({ model: config.model, timeout: config.timeout, normalize: config.normalize, limits: config.limits })
+      break
     default:
       throw invalid(
         'ERR_INVALID_ARGUMENT',
-        `provider must be 'openai', 'openai-compatible', 'tei' or 'ollama', got ${String((config as { provider?: unknown }).provider)}`,
+        `provider must be 'openai', 'openai-compatible', 'tei', 'ollama' or 'use', got ${String((config as { provider?: unknown }).provider)}`,
       )
   }
   const cacheOption = config.cache ?? true
