@@ -1,93 +1,110 @@
 #!/usr/bin/env node
-// The `ferrovec` command. `ferrovec demo` is the main job until collections land: exact search over the
-// bundled Fashion-MNIST slice, checked against its shipped ground truth. No network, no key.
-import { parseArgs } from 'node:util'
-import { performance } from 'node:perf_hooks'
-import { loadFashionMnist10k } from './data/demo.js'
-import { FerrovecError } from './errors.js'
-import { FlatIndex } from './flat.js'
-import { nativeInfo } from './metric.js'
-import { recallAtK } from './recall.js'
+// The `ferrovec` command: a dispatcher over the commands in src/cli/ (the contract they keep is in
+// src/cli/command.ts). Exit codes: 0 ok, 1 failure, 2 bad usage; every error is one line on stderr.
+import { pathToFileURL } from 'node:url'
+import { realpathSync } from 'node:fs'
+import { benchCommand } from './cli/bench.js'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliContext, type Command } from './cli/command.js'
+import { demoCommand } from './cli/demo.js'
+import { embedCommand } from './cli/embed.js'
+import { indexCommand } from './cli/index-docs.js'
+import { infoCommand } from './cli/info.js'
+import { searchCommand } from './cli/search.js'
+import { tuneCommand } from './cli/tune.js'
+import { wordnetCommand } from './cli/wordnet.js'
 
-const USAGE = `usage: ferrovec <command> [options]
+/** Every command, in the order `ferrovec --help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  wordnetCommand,
+  indexCommand,
+  searchCommand,
+  embedCommand,
+  tuneCommand,
+  benchCommand,
+  infoCommand,
+  demoCommand,
+]
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length))
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
+  return `usage: ferrovec <command> [options]
 
 commands:
-  demo [--k N] [--queries N]   exact search over the bundled Fashion-MNIST slice (10,000 × 784, l2),
-                               checked against its ground truth; prints recall@k and queries/s
-  info                         SIMD backends and threads of the native engine
+${lines.join('\n')}
+
+Run "ferrovec <command> --help" for a command's options. Exit codes: 0 ok, 1 failure, 2 bad usage.
 `
-
-async function demo(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { k: { type: 'string', default: '10' }, queries: { type: 'string' } } })
-  const k = Number(values.k)
-  if (!Number.isInteger(k) || k < 1 || k > 100) throw new FerrovecError('ERR_INVALID_ARGUMENT', `--k must be an integer in 1..=100, got ${values.k}`)
-
-  let t = performance.now()
-  const data = loadFashionMnist10k()
-  const nq = values.queries === undefined ? data.queries.rows : Math.min(Number(values.queries), data.queries.rows)
-  if (!Number.isInteger(nq) || nq < 1) throw new FerrovecError('ERR_INVALID_ARGUMENT', `--queries must be a positive integer, got ${values.queries}`)
-  const queries = data.queries.data.subarray(0, nq * data.queries.dim)
-  const loadMs = performance.now() - t
-
-  const index = new FlatIndex({ dim: data.base.dim, metric: 'l2' })
-  const keys = Float64Array.from({ length: data.base.rows }, (_, i) => i)
-  t = performance.now()
-  await index.addBatch(keys, data.base.data)
-  const addMs = performance.now() - t
-
-  // One query at a time, as a request handler would; then the whole batch off the JS thread.
-  t = performance.now()
-  for (let q = 0; q < nq; q++) index.search(queries.subarray(q * data.base.dim, (q + 1) * data.base.dim), k)
-  const singleMs = performance.now() - t
-  t = performance.now()
-  const batch = await index.searchBatch(queries, k)
-  const batchMs = performance.now() - t
-
-  const truth = { ids: data.gt.data, stride: data.gt.dim, distances: data.gtDistances.data }
-  const recall = recallAtK(batch, truth, k)
-  const info = nativeInfo()
-  const mb = (index.memoryUsage().total / 2 ** 20).toFixed(1)
-  console.log(
-    `ferrovec ${info.version} · exact search (FlatIndex) · SIMD: ${info.backends.join(', ')}, tiles ${info.tileKernels} · ${info.threads} threads`,
-  )
-  console.log(`data      ${data.name}: ${data.base.rows} vectors, ${nq} queries (loaded in ${loadMs.toFixed(0)} ms)`)
-  console.log(`index     added in ${addMs.toFixed(1)} ms, ${mb} MiB`)
-  console.log(`search    single: ${((nq / singleMs) * 1000).toFixed(0)} queries/s · batch: ${((nq / batchMs) * 1000).toFixed(0)} queries/s`)
-  console.log(`recall@${k}  ${recall.toFixed(4)} against the shipped ground truth`)
-  if (recall < 0.999) {
-    console.error(`error: exact search must reproduce the ground truth, but recall@${k} is ${recall}`)
-    return 1
-  }
-  return 0
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
-  switch (command) {
-    case 'demo':
-      return demo(rest)
-    case 'info':
-      console.log(JSON.stringify(nativeInfo(), null, 2))
-      return 0
-    case undefined:
-    case '-h':
-    case '--help':
-    case 'help':
-      process.stdout.write(USAGE)
-      return command === undefined ? 1 : 0
-    default:
-      process.stderr.write(`ferrovec: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
-      return 1
+/** One line for any thrown value: `ERR_…: message` when it carries a code. */
+export function errorLine(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown }
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  const code = typeof e?.code === 'string' && e.code !== 'ERR_USAGE' ? `${e.code}: ` : ''
+  // Multi-line messages (a native stack, a nested cause) would break the one-line contract.
+  return `${code}${message.split('\n')[0]}`
+}
+
+/** Runs `ferrovec <argv…>` against `ctx` and resolves to the exit code; never throws. */
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    const target = name === 'help' && rest[0] !== undefined ? COMMANDS.find((c) => c.name === rest[0]) : undefined
+    ;(name === undefined ? ctx.stderr : ctx.stdout).write(target?.usage ?? usage())
+    return name === undefined ? EXIT_USAGE : EXIT_OK
+  }
+  if (name === '--version' || name === '-v') {
+    const { nativeInfo } = await import('./metric.js')
+    ctx.stdout.write(`${nativeInfo().version}\n`)
+    return EXIT_OK
+  }
+  const command = COMMANDS.find((c) => c.name === name)
+  if (command === undefined) {
+    ctx.stderr.write(`ferrovec: unknown command ${JSON.stringify(name)} (commands: ${COMMANDS.map((c) => c.name).join(', ')})\n`)
+    return EXIT_USAGE
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    ctx.stdout.write(command.usage)
+    return EXIT_OK
+  }
+  try {
+    return await command.run(rest, ctx)
+  } catch (err) {
+    if (err instanceof UsageError) {
+      ctx.stderr.write(`ferrovec ${command.name}: ${err.message} (see "ferrovec ${command.name} --help")\n`)
+      return EXIT_USAGE
+    }
+    ctx.stderr.write(`ferrovec ${command.name}: ${errorLine(err)}\n`)
+    if (process.env.FERROVEC_DEBUG) ctx.stderr.write(`${(err as Error)?.stack ?? ''}\n`)
+    return EXIT_FAILURE
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
+function isMain(): boolean {
+  const entry = process.argv[1]
+  if (entry === undefined) return false
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href
+  } catch {
+    return false
+  }
+}
+
+if (isMain()) {
+  const ctx: CliContext = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    progress: process.stderr.isTTY === true && !process.env.CI,
+    env: process.env,
+  }
+  // A closed pipe (`ferrovec embed … | head`) is a normal way for a reader to stop listening.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw err
+  })
+  runCli(process.argv.slice(2), ctx).then((code) => {
     process.exitCode = code
-  },
-  (err: unknown) => {
-    const e = err as { code?: string; message?: string }
-    process.stderr.write(`ferrovec: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`)
-    process.exitCode = 1
-  },
-)
+  })
+}

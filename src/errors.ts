@@ -11,12 +11,14 @@ export type InvalidInputCode =
   | 'ERR_INVALID_KEY'
   | 'ERR_UNKNOWN_METRIC'
   | 'ERR_INVALID_ARGUMENT'
+  // A collection's metadata filter is malformed (unknown operator, wrong operand type).
+  | 'ERR_INVALID_FILTER'
 
 /**
  * Codes of errors about files and buffers being saved or loaded, and about writing to an index that
  * is opened read-only from its file.
  */
-export type StorageCode = 'ERR_CORRUPT_FILE' | 'ERR_UNSUPPORTED_VERSION' | 'ERR_IO' | 'ERR_READ_ONLY'
+export type StorageCode = 'ERR_CORRUPT_FILE' | 'ERR_UNSUPPORTED_VERSION' | 'ERR_IO' | 'ERR_READ_ONLY' | 'ERR_NOT_FOUND'
 
 /** Every code a {@link FerrovecError} can carry. */
 export type ErrorCode =
@@ -24,6 +26,7 @@ export type ErrorCode =
   | StorageCode
   | 'ERR_DUPLICATE_KEY'
   | 'ERR_NATIVE'
+  | 'ERR_ABORTED'
   // The embedding layer (src/embed/errors.ts): one code per thing the caller can do something about.
   | 'ERR_EMBEDDING_AUTH'
   | 'ERR_EMBEDDING_RATE_LIMIT'
@@ -35,6 +38,10 @@ export type ErrorCode =
   | 'ERR_EMBEDDING_BAD_RESPONSE'
   | 'ERR_EMBEDDING_SERVER'
   | 'ERR_EMBEDDING_ABORTED'
+  // Collections (src/collection).
+  | 'ERR_MODEL_MISMATCH'
+  | 'ERR_CLOSED'
+  | 'ERR_BUSY'
 
 const INVALID_INPUT = new Set<string>([
   'ERR_DIMENSION_MISMATCH',
@@ -42,6 +49,7 @@ const INVALID_INPUT = new Set<string>([
   'ERR_INVALID_KEY',
   'ERR_UNKNOWN_METRIC',
   'ERR_INVALID_ARGUMENT',
+  'ERR_INVALID_FILTER',
 ])
 
 /** Base class of all ferrovec errors. */
@@ -71,6 +79,14 @@ export class DuplicateKeyError extends FerrovecError {
   declare readonly code: 'ERR_DUPLICATE_KEY'
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_DUPLICATE_KEY', message, options)
+  }
+}
+
+/** A long operation (such as `HnswIndex.tune`) was stopped through its `AbortSignal`; nothing was changed. */
+export class AbortedError extends FerrovecError {
+  declare readonly code: 'ERR_ABORTED'
+  constructor(what: string, reason?: unknown) {
+    super('ERR_ABORTED', `${what} was aborted`, reason === undefined ? undefined : { cause: reason })
   }
 }
 
@@ -121,6 +137,46 @@ export class ReadOnlyError extends StorageError {
   declare readonly code: 'ERR_READ_ONLY'
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_READ_ONLY', message, options)
+  }
+}
+
+/** A collection, or the file an operation needs, does not exist (and `create: false` was asked for). */
+export class NotFoundError extends StorageError {
+  declare readonly code: 'ERR_NOT_FOUND'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NOT_FOUND', message, options)
+  }
+}
+
+/**
+ * A collection was opened with (or asked to take vectors from) another embedding model than the one
+ * it was built with. `pinned` and `given` describe both; re-open with the pinned embedder, or move
+ * the collection to the new one with `collection.migrate(embedder)`.
+ */
+export class ModelMismatchError extends FerrovecError {
+  declare readonly code: 'ERR_MODEL_MISMATCH'
+  readonly pinned: unknown
+  readonly given: unknown
+  constructor(message: string, pinned: unknown, given: unknown, options?: { cause?: unknown }) {
+    super('ERR_MODEL_MISMATCH', message, options)
+    this.pinned = pinned
+    this.given = given
+  }
+}
+
+/** The object was used after `close()`. */
+export class ClosedError extends FerrovecError {
+  declare readonly code: 'ERR_CLOSED'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CLOSED', message, options)
+  }
+}
+
+/** The operation cannot run while another one is in progress (a second `migrate`, say). */
+export class BusyError extends FerrovecError {
+  declare readonly code: 'ERR_BUSY'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_BUSY', message, options)
   }
 }
 

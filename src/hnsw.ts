@@ -3,6 +3,7 @@ import { expectations, toPath } from './flat.js'
 import type { AddOptions, BatchSearchResult, LoadOptions, MemoryUsage, SearchOptions, SearchResult } from './flat.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
 import { native, type NativeHnswIndex } from './native.js'
+import { tune, type TuneOptions, type TuneResult } from './tune.js'
 import { toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeysLike } from './vectors.js'
 
 /** Options of {@link HnswIndex}. */
@@ -410,6 +411,34 @@ export class HnswIndex<M extends Metric = 'cosine'> {
   searchBatchSync(queries: InputOf<M> | readonly InputOf<M>[], k: number, options?: HnswSearchOptions): HnswBatchSearchResult {
     const [q, kk, ef, allow] = this.#queries(queries, k, options)
     return clean(callNative(() => this.#inner.searchBatchSync(q, kk, ef, allow, options?.stats === true)))
+  }
+
+  /**
+   * Picks `efSearch` from measurements: recall@k of this index against exact search on held-out
+   * queries, at a sequence of settings (doubling from `k`, then bisecting), with the distance
+   * computations, visited nodes and latency of each. Resolves the smallest efSearch whose recall meets
+   * `targetRecall` and sets it on the index, so the next {@link save} keeps it.
+   *
+   * Queries are `options.queries` when given (best: a sample of the traffic the index will serve);
+   * otherwise `sampleSize` vectors of the index (default 500, seeded), each with its own key removed
+   * from both the exact and the approximate results. The exact neighbours are computed by brute force
+   * over the index's vectors in 32 MiB chunks, off the JS thread; that scan (queries × size distances)
+   * is usually the largest cost. When no setting up to `maxEf` meets the target, the result says
+   * `reached: false` with the best setting found, and the index keeps its `efSearch`.
+   *
+   * Do not write to the index while it is being tuned: the exact neighbours are a snapshot.
+   *
+   * @throws {InvalidInputError} `ERR_INVALID_ARGUMENT` for a `targetRecall` outside (0, 1], a bad `k`,
+   *   `sampleSize`, `minEf`/`maxEf` or `seed`, an empty index, or `k` (+1 when sampling) above its size;
+   *   `ERR_DIMENSION_MISMATCH` / `ERR_INVALID_VECTOR` for bad queries. The index is unchanged.
+   * @throws {AbortedError} `ERR_ABORTED` when `options.signal` aborts; the index is unchanged.
+   *
+   * @example
+   * const result = await index.tune({ targetRecall: 0.95, k: 10 })
+   * console.log(result.reached, result.efSearch, result.recall) // true 48 0.953
+   */
+  async tune(options: TuneOptions<M>): Promise<TuneResult> {
+    return tune(this, options)
   }
 
   #queries(

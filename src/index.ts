@@ -23,13 +23,20 @@ export type {
   HnswSearchResult,
   SearchStats,
 } from './hnsw.js'
+export { formatTuneReport } from './tune.js'
+export type { TuneOptions, TuneProgress, TuneResult, TuneSetting, TuneTrial } from './tune.js'
 export { distance, distances, nativeInfo, METRICS } from './metric.js'
 export type { InputOf, Metric, VectorOf } from './metric.js'
 export type { NativeInfo } from './native.js'
 export {
+  AbortedError,
+  BusyError,
+  ClosedError,
   CorruptFileError,
   DuplicateKeyError,
   FerrovecError,
+  ModelMismatchError,
+  NotFoundError,
   InvalidInputError,
   IoError,
   ReadOnlyError,
@@ -55,6 +62,9 @@ export {
   isRetryable,
   loadTokenizer,
   LocalEmbedder,
+  UseEmbedder,
+  USE_DIMENSIONS,
+  USE_MODEL,
   normalize,
   OPENAI_LIMITS,
   OPENAI_MODELS,
@@ -94,6 +104,7 @@ export type {
   RetryOptions,
   TeiInfo,
   Tokenizer,
+  UseEmbedderOptions,
 } from './embed/index.js'
 
 // Chunking (src/chunking): long documents → chunks with exact source offsets, in characters or tokens.
@@ -118,3 +129,30 @@ export type {
   RecursiveChunkOptions,
   SentenceChunkOptions,
 } from './chunking/index.js'
+
+// Collections (src/collection): documents + metadata in SQLite, FTS5 keyword, vector and hybrid search.
+export { Collection, DEFAULT_ALPHA } from './collection/index.js'
+export type {
+  ChunkInfo,
+  CollectionDocument,
+  CollectionHit,
+  CollectionIndexInfo,
+  CollectionIndexOptions,
+  CollectionIndexType,
+  CollectionInfo,
+  CollectionMetric,
+  CollectionOpenOptions,
+  CollectionSearchOptions,
+  FieldCondition,
+  HybridFusion,
+  MetadataFilter,
+  MigrateOptions,
+  MigrateProgress,
+  MigrateResult,
+  PinnedModel,
+  SearchMode,
+  StoredDocument,
+  UpsertOptions,
+  UpsertProgress,
+  UpsertResult,
+} from './collection/index.js'

@@ -1,0 +1,191 @@
+// `ferrovec index`, `search` and `info` on a collection, run as child processes on small fixtures, including
+// every bad input the CLI promises a one-line error for: missing file, bad JSON on line N, wrong dimension,
+// unknown option. After each failure the collection is as it was.
+import test from 'ava'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Collection } from '../../src/collection/index.js'
+import { ferrovec, tempDir } from './run.js'
+
+const DOCS = [
+  { id: 'tea', text: 'Green tea is brewed from unoxidised leaves of the tea plant.', metadata: { kind: 'drink', year: 2001 } },
+  { id: 'coffee', text: 'Coffee is a dark drink brewed from roasted coffee beans.', metadata: { kind: 'drink', year: 2005 } },
+  { id: 'bread', text: 'Bread is baked from a dough of flour and water.', metadata: { kind: 'food', year: 2010 } },
+  { id: 'violin', text: 'The violin is a wooden string instrument played with a bow.', metadata: { kind: 'music', year: 2015 } },
+  { id: 'piano', text: 'A piano has hammers that strike strings when keys are pressed.', metadata: { kind: 'music', year: 2020 } },
+]
+const jsonl = (docs: readonly object[]) => docs.map((d) => JSON.stringify(d)).join('\n') + '\n'
+
+function oneLine(t: { true: (v: boolean, m?: string) => void }, stderr: string): void {
+  t.true(stderr.endsWith('\n') && stderr.trimEnd().split('\n').length === 1, `expected one line, got ${JSON.stringify(stderr)}`)
+}
+
+test('index a JSONL file, then search it in every mode, with a filter, and describe it with info', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.teardown(cleanup)
+  const file = join(dir, 'docs.jsonl')
+  const collection = join(dir, 'coll')
+  writeFileSync(file, jsonl(DOCS))
+  const r = await ferrovec(['index', file, '--collection', collection, '--json'])
+  t.is(r.code, 0, r.stderr)
+  t.like(JSON.parse(r.stdout), { added: 5, updated: 0, count: 5 })
+
+  const keyword = await ferrovec(['search', collection, 'brewed coffee beans', '--mode', 'keyword', '--k', '2', '--json'])
+  t.is(keyword.code, 0, keyword.stderr)
+  const kw = JSON.parse(keyword.stdout) as { mode: string; results: { id: string; score: number; metadata: { kind: string } }[] }
+  t.is(kw.mode, 'keyword')
+  t.is(kw.results[0]!.id, 'coffee')
+  t.true(kw.results[0]!.score > 0)
+
+  const vector = await ferrovec(['search', collection, 'a musical instrument with strings', '--mode', 'vector', '--k', '2', '--json'])
+  t.is(vector.code, 0, vector.stderr)
+  const vec = JSON.parse(vector.stdout) as { results: { id: string; score: number }[] }
+  t.deepEqual(vec.results.map((x) => x.id).sort(), ['piano', 'violin'])
+  t.true(vec.results[0]!.score <= 1 && vec.results[0]!.score >= vec.results[1]!.score)
+
+  const filtered = await ferrovec(['search', collection, 'something brewed', '--filter', '{"kind":"music"}', '--k', '3', '--json'])
+  t.is(filtered.code, 0, filtered.stderr)
+  const f = JSON.parse(filtered.stdout) as { mode: string; results: { id: string; metadata: { kind: string } }[] }
+  t.is(f.mode, 'hybrid')
+  // Only music matches the filter; both music documents still come back (k filled as far as matches go).
+  t.deepEqual(f.results.map((x) => x.metadata.kind), ['music', 'music'])
+
+  const rrf = await ferrovec(['search', collection, 'brewed coffee beans', '--fusion', 'rrf', '--rrf-k', '10', '--k', '1', '--json'])
+  t.is(rrf.code, 0, rrf.stderr)
+  // Coffee is first in both rankings: 1/(10 + 1) + 1/(10 + 1) with the collection's RRF weights (1 and 1).
+  const top = (JSON.parse(rrf.stdout) as { results: { id: string; score: number }[] }).results[0]!
+  t.is(top.id, 'coffee')
+  t.true(Math.abs(top.score - 2 / 11) < 1e-9, String(top.score))
+
+  const range = await ferrovec(['search', collection, 'drink', '--mode', 'keyword', '--filter', '{"year":{"$gte":2003}}', '--json'])
+  t.deepEqual((JSON.parse(range.stdout) as { results: { id: string }[] }).results.map((x) => x.id), ['coffee'])
+
+  const text = await ferrovec(['search', collection, 'flour dough', '--mode', 'keyword', '--k', '1'])
+  t.regex(text.stdout, /^ 1\. +\d+\.\d{4}  bread\s+Bread is baked/m)
+
+  const info = await ferrovec(['info', collection, '--json'])
+  t.is(info.code, 0, info.stderr)
+  t.like(JSON.parse(info.stdout), { type: 'collection', count: 5, dim: 512, model: { provider: 'use' }, index: { type: 'hnsw', metric: 'cosine' } })
+
+  // Re-indexing the same file changes nothing but reports the documents as updated.
+  const again = await ferrovec(['index', file, '--collection', collection, '--json'])
+  t.like(JSON.parse(again.stdout), { added: 0, updated: 5, count: 5 })
+})
+
+test('index a folder of .md/.txt files: chunked, and a shortened file replaces its chunks', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.teardown(cleanup)
+  const notes = join(dir, 'notes')
+  mkdirSync(join(notes, 'sub'), { recursive: true })
+  const para = (w: string) => `${w} `.repeat(60).trim() + '.'
+  writeFileSync(join(notes, 'a.md'), `# A\n\n${para('alpha')}\n\n${para('beta')}\n\n${para('gamma')}\n`)
+  writeFileSync(join(notes, 'sub', 'b.txt'), 'A short note about kettles.\n')
+  writeFileSync(join(notes, 'ignored.json'), '{}')
+  const collection = join(dir, 'coll')
+  const r = await ferrovec(['index', notes, '--collection', collection, '--chunk-size', '400', '--chunk-overlap', '0', '--json'])
+  t.is(r.code, 0, r.stderr)
+  const first = JSON.parse(r.stdout) as { added: number; count: number }
+  t.true(first.count >= 4, `a.md gives 3+ chunks of ≤ 400 characters, b.txt one; got ${first.count}`)
+  const hit = await ferrovec(['search', collection, 'kettles', '--mode', 'keyword', '--k', '1', '--json'])
+  const top = (JSON.parse(hit.stdout) as { results: { id: string; metadata: { source: string } }[] }).results[0]!
+  t.is(top.id, 'sub/b.txt#0')
+  t.is(top.metadata.source, 'sub/b.txt')
+
+  writeFileSync(join(notes, 'a.md'), '# A\n\nNow only one short paragraph.\n')
+  const again = await ferrovec(['index', notes, '--collection', collection, '--chunk-size', '400', '--chunk-overlap', '0', '--json'])
+  t.is(again.code, 0, again.stderr)
+  t.is((JSON.parse(again.stdout) as { count: number }).count, 2)
+})
+
+const BAD_FILES: [string, string, RegExp][] = [
+  ['missing', '', /ERR_IO: .*missing\.jsonl: no such file/],
+  ['badjson', `${JSON.stringify(DOCS[2])}\n${JSON.stringify(DOCS[3])}\n{"id": "x", "text": oops}\n`, /ERR_INVALID_ARGUMENT: .*badjson\.jsonl:3: bad JSON on line 3/],
+  ['wrongdim', `${JSON.stringify({ ...DOCS[2], vector: [0.1, 0.2, 0.3] })}\n`, /ERR_DIMENSION_MISMATCH: .*wrongdim\.jsonl:1: vector has 3 dimensions, the collection's model gives 512/],
+  ['mixeddim', `${JSON.stringify({ id: 'a', text: 'a', vector: [1, 0] })}\n\n${JSON.stringify({ id: 'b', text: 'b', vector: [1, 0, 0] })}\n`, /ERR_DIMENSION_MISMATCH: .*mixeddim\.jsonl:3: vector has 3 dimensions, line 1 had 2/],
+  ['noid', `${JSON.stringify({ text: 'no id' })}\n`, /ERR_INVALID_KEY: .*noid\.jsonl:1: "id" must be a non-empty string/],
+  ['notext', `${JSON.stringify({ id: 'x', text: 42 })}\n`, /notext\.jsonl:1: "text" must be a string, got number 42/],
+  ['extra', `${JSON.stringify({ id: 'x', text: 'y', title: 'z' })}\n`, /extra\.jsonl:1: unknown field "title"/],
+  ['dupe', `${JSON.stringify({ id: 'x', text: 'y' })}\n${JSON.stringify({ id: 'x', text: 'z' })}\n`, /dupe\.jsonl:2: id "x" repeats line 1/],
+  ['nan', `{"id": "x", "text": "y", "vector": [1, "a"]}\n`, /ERR_INVALID_VECTOR: .*nan\.jsonl:1: "vector" holds the string "a"/],
+  ['empty', '\n\n', /ERR_INVALID_ARGUMENT: .*empty\.jsonl: no documents/],
+]
+
+for (const [name, content, pattern] of BAD_FILES) {
+  test(`index: bad input "${name}" fails in one line, exit 1, and writes nothing`, async (t) => {
+    const { dir, cleanup } = tempDir()
+    t.teardown(cleanup)
+    const file = join(dir, `${name}.jsonl`)
+    if (name !== 'missing') writeFileSync(file, content)
+    // Into a new collection: none is created.
+    const fresh = join(dir, 'fresh')
+    const r = await ferrovec(['index', file, '--collection', fresh])
+    t.is(r.code, 1, r.stderr)
+    oneLine(t, r.stderr)
+    t.regex(r.stderr, pattern)
+    t.false(existsSync(fresh))
+  })
+}
+
+test('index: a bad file leaves an existing collection exactly as it was', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.teardown(cleanup)
+  const collection = join(dir, 'coll')
+  const good = join(dir, 'good.jsonl')
+  writeFileSync(good, jsonl(DOCS.slice(0, 2)))
+  t.is((await ferrovec(['index', good, '--collection', collection])).code, 0)
+  const before = await Collection.readInfo(collection)
+  for (const name of ['badjson', 'wrongdim']) {
+    const [, content] = BAD_FILES.find(([n]) => n === name)!
+    const file = join(dir, `${name}.jsonl`)
+    writeFileSync(file, content)
+    const r = await ferrovec(['index', file, '--collection', collection])
+    t.is(r.code, 1)
+    const after = await Collection.readInfo(collection)
+    t.is(after.count, 2, name)
+    t.is(after.indexPath, before.indexPath, name)
+  }
+})
+
+test('index and search: usage errors exit 2, a missing collection or a bad filter exits 1', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.teardown(cleanup)
+  const file = join(dir, 'docs.jsonl')
+  writeFileSync(file, jsonl(DOCS))
+  const noCollection = await ferrovec(['index', file])
+  t.is(noCollection.code, 2)
+  t.regex(noCollection.stderr, /--collection <dir> is required/)
+  const overlap = await ferrovec(['index', file, '--collection', join(dir, 'c'), '--chunk-size', '10', '--chunk-overlap', '10'])
+  t.is(overlap.code, 2)
+  t.regex(overlap.stderr, /--chunk-overlap must be an integer in 0\.\.=9/)
+
+  const missing = await ferrovec(['search', join(dir, 'nope'), 'query'])
+  t.is(missing.code, 1)
+  oneLine(t, missing.stderr)
+  t.regex(missing.stderr, /ERR_IO: .*no such collection directory/)
+  const notCollection = await ferrovec(['search', dir, 'query', '--mode', 'keyword'])
+  t.is(notCollection.code, 1)
+  t.regex(notCollection.stderr, /ERR_NOT_FOUND: no collection in/)
+
+  const collection = join(dir, 'coll')
+  t.is((await ferrovec(['index', file, '--collection', collection])).code, 0)
+  const usage: [string[], RegExp][] = [
+    [['--mode', 'fuzzy'], /--mode must be one of hybrid, vector, keyword/],
+    [['--k', '0'], /--k must be an integer/],
+    [['--filter', '{kind:'], /--filter is not valid JSON/],
+    [['--filter', '[1]'], /--filter must be a JSON object/],
+    [['--mode', 'keyword', '--alpha', '0.5'], /--fusion, --alpha and --rrf-k apply to --mode hybrid only/],
+    [['--fusion', 'zscore', '--rrf-k', '10'], /--rrf-k belongs to --fusion rrf, not zscore/],
+    [['--fusion', 'borda'], /--fusion must be one of zscore, minmax, rrf/],
+    [['--alpha', '2'], /--alpha must be a number in \[0, 1\]/],
+  ]
+  for (const [extra, pattern] of usage) {
+    const r = await ferrovec(['search', collection, 'tea', ...extra])
+    t.is(r.code, 2, extra.join(' '))
+    oneLine(t, r.stderr)
+    t.regex(r.stderr, pattern)
+  }
+  const badFilter = await ferrovec(['search', collection, 'tea', '--mode', 'keyword', '--filter', '{"year":{"$near":3}}'])
+  t.is(badFilter.code, 1)
+  oneLine(t, badFilter.stderr)
+  t.regex(badFilter.stderr, /ERR_INVALID_FILTER/)
+})

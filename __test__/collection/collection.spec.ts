@@ -1,0 +1,403 @@
+import test from 'ava'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Collection } from '../../src/collection/index.js'
+import { ANIMALS, tempDir, WordsEmbedder } from './helpers.js'
+
+const flat = { type: 'flat' } as const
+
+test('upsert, search, get, delete and count round trip through a reopen', async (t) => {
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const c = await Collection.open(dir, { embedder })
+  t.deepEqual(await c.upsert(ANIMALS), { added: 5, updated: 0 })
+  t.is(c.count(), 5)
+  t.deepEqual(c.get('cat'), { id: 'cat', text: ANIMALS[0]!.text, metadata: ANIMALS[0]!.metadata })
+  t.is(c.get('nope'), undefined)
+  const hits = await c.search('cat on a mat', { k: 2, mode: 'vector' })
+  t.is(hits[0]!.id, 'cat')
+  t.true(hits[0]!.score > hits[1]!.score)
+  t.deepEqual(Object.keys(hits[0]!).sort(), ['id', 'metadata', 'score', 'text'])
+  // Update one, delete one.
+  t.deepEqual(await c.upsert([{ id: 'cat', text: 'a lion roars in the savanna', metadata: { kind: 'wild' } }]), { added: 0, updated: 1 })
+  t.is(await c.delete(['dog', 'missing']), 1)
+  t.is(c.count(), 4)
+  await c.close()
+
+  const again = await Collection.open(dir, { embedder })
+  t.is(again.count(), 4)
+  t.is(again.get('dog'), undefined)
+  t.is(again.get('cat')!.text, 'a lion roars in the savanna')
+  t.is((await again.search('lion savanna', { k: 1, mode: 'vector' }))[0]!.id, 'cat')
+  t.is((await again.search('lion savanna', { k: 1, mode: 'keyword' }))[0]!.id, 'cat')
+  t.deepEqual(await again.search('dog chased ball', { k: 10, mode: 'keyword' }), [])
+  const all = await again.search('the', { k: 10, mode: 'vector' })
+  t.deepEqual(all.map((h) => h.id).sort(), ['cat', 'eagle', 'parrot', 'shark'])
+  await again.close()
+})
+
+test('vector results match exact search over the stored vectors (HNSW and flat)', async (t) => {
+  for (const type of ['hnsw', 'flat'] as const) {
+    const dir = tempDir(t)
+    const embedder = new WordsEmbedder()
+    const c = await Collection.open(dir, { embedder, index: { type } })
+    const docs = Array.from({ length: 300 }, (_, i) => ({ id: `d${i}`, text: `word${i % 17} word${i % 23} word${i % 31} item ${i}` }))
+    await c.upsert(docs)
+    const q = embedder.vector('word3 word5 word7')
+    const exact = docs
+      .map((d) => {
+        const v = embedder.vector(d.text)
+        let dot = 0
+        for (let i = 0; i < v.length; i++) dot += v[i]! * q[i]!
+        return { id: d.id, score: dot }
+      })
+      .sort((a, b) => b.score - a.score)
+    const hits = await c.search(q, { k: 10 })
+    t.is(hits.length, 10)
+    // Scores are cosine similarities; compare the score profile (ids can tie).
+    hits.forEach((h, i) => t.true(Math.abs(h.score - exact[i]!.score) < 1e-5, `${type} rank ${i}`))
+    await c.close()
+  }
+})
+
+test('filters return only matching documents and still fill k', async (t) => {
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const c = await Collection.open(dir, { embedder })
+  const docs = Array.from({ length: 2000 }, (_, i) => ({
+    id: `d${i}`,
+    text: `shared words about topic ${i % 7} and item ${i}`,
+    metadata: { group: i % 100, even: i % 2 === 0, name: `n${i % 10}` },
+  }))
+  await c.upsert(docs)
+  // 20 documents are in group 42; a rare filter must still fill k = 15 in every mode.
+  for (const mode of ['vector', 'keyword', 'hybrid'] as const) {
+    const hits = await c.search('shared words topic 3', { k: 15, mode, filter: { group: 42 } })
+    t.is(hits.length, 15, mode)
+    t.true(hits.every((h) => h.metadata.group === 42), mode)
+  }
+  const cases: [Record<string, unknown>, (m: Record<string, unknown>) => boolean][] = [
+    [{ group: { $in: [1, 2, 3] } }, (m) => [1, 2, 3].includes(m.group as number)],
+    [{ group: { $gte: 10, $lt: 12 } }, (m) => (m.group as number) >= 10 && (m.group as number) < 12],
+    [{ $or: [{ group: 5 }, { name: 'n7' }] }, (m) => m.group === 5 || m.name === 'n7'],
+    [{ $and: [{ even: true }, { group: { $lte: 3 } }] }, (m) => m.even === true && (m.group as number) <= 3],
+    [{ name: { $nin: ['n1', 'n2'] }, group: { $ne: 0 } }, (m) => !['n1', 'n2'].includes(m.name as string) && m.group !== 0],
+    [{ $not: { even: true } }, (m) => m.even === false],
+    [{ name: { $gt: 'n8' } }, (m) => (m.name as string) > 'n8'],
+  ]
+  for (const [filter, pred] of cases) {
+    const expected = docs.filter((d) => pred(d.metadata)).length
+    const hits = await c.search('shared words', { k: 1000, mode: 'vector', filter })
+    t.is(hits.length, Math.min(1000, expected), JSON.stringify(filter))
+    t.true(hits.every((h) => pred(h.metadata)), JSON.stringify(filter))
+  }
+  // JSON types are respected: the string '42' is not the number 42; a filter matching nothing gives [].
+  t.deepEqual(await c.search('shared', { k: 5, filter: { group: '42' } }), [])
+  t.deepEqual(await c.search('shared', { k: 5, filter: { group: { $in: [] } } }), [])
+  await c.close()
+})
+
+test('metadata filters: booleans, null, $exists and nested fields', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder(), index: flat })
+  await c.upsert(ANIMALS)
+  await c.upsert([{ id: 'owl', text: 'an owl at night', metadata: { kind: 'wild', info: { lang: 'en', n: 3 }, note: null } }])
+  const ids = async (filter: Record<string, unknown>): Promise<string[]> =>
+    (await c.search('the', { k: 100, mode: 'vector', filter })).map((h) => h.id).sort()
+  t.deepEqual(await ids({ fish: true }), ['shark'])
+  t.deepEqual(await ids({ fish: false }), ['parrot'])
+  t.deepEqual(await ids({ fish: { $exists: false } }), ['cat', 'dog', 'eagle', 'owl'])
+  t.deepEqual(await ids({ note: null }), ['owl'])
+  t.deepEqual(await ids({ 'info.lang': 'en' }), ['owl'])
+  t.deepEqual(await ids({ 'info.n': { $gt: 2 } }), ['owl'])
+  t.deepEqual(await ids({ legs: 4, kind: 'pet' }), ['cat', 'dog'])
+  // $ne also matches documents without the field.
+  t.deepEqual(await ids({ fish: { $ne: true } }), ['cat', 'dog', 'eagle', 'owl', 'parrot'])
+  // Equality compares JSON text: awkward strings and numbers still match exactly, and only themselves.
+  const odd = 'a"b\\c ü 東京 \u2028 \n end'
+  await c.upsert([
+    { id: 'odd', text: 'odd one', metadata: { s: odd, x: 0.1, big: 1e21, neg: -0, one: 1 } },
+    { id: 'odd2', text: 'odd two', metadata: { s: `${odd} `, x: 0.2, one: true } },
+  ])
+  t.deepEqual(await ids({ s: odd }), ['odd'])
+  t.deepEqual(await ids({ s: { $in: [odd, 'zzz'] } }), ['odd'])
+  t.deepEqual(await ids({ x: 0.1 }), ['odd'])
+  t.deepEqual(await ids({ big: 1e21 }), ['odd'])
+  t.deepEqual(await ids({ neg: 0 }), ['odd'])
+  t.deepEqual(await ids({ one: 1 }), ['odd'])
+  t.deepEqual(await ids({ one: true }), ['odd2'])
+  t.deepEqual(await ids({ x: { $gt: 0.15 } }), ['odd2'])
+  await c.close()
+})
+
+test('bad filters throw ERR_INVALID_FILTER and change nothing', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
+  await c.upsert(ANIMALS)
+  const bad: unknown[] = [
+    { legs: { $foo: 1 } },
+    { $xor: [] },
+    { $and: 'x' },
+    { $or: [] },
+    { legs: { $in: 3 } },
+    { legs: { $gt: true } },
+    { legs: { $gt: null } },
+    { legs: { $exists: 'yes' } },
+    { legs: [1, 2] },
+    { legs: { a: 1 } },
+    { legs: {} },
+    { legs: Number.NaN },
+    { 'a"b': 1 },
+    { '': 1 },
+    { legs: undefined },
+    'legs = 4',
+    [{ legs: 4 }],
+    { legs: 1n },
+  ]
+  for (const filter of bad) {
+    for (const mode of ['vector', 'keyword', 'hybrid'] as const) {
+      const err = await t.throwsAsync(c.search('cat', { mode, filter: filter as Record<string, unknown> }))
+      t.is((err as { code?: string }).code, 'ERR_INVALID_FILTER', `${mode} ${String(JSON.stringify(filter, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)))}`)
+    }
+  }
+  t.is(c.count(), 5)
+  await c.close()
+})
+
+test('keyword search escapes user text: quotes and FTS5 operators are plain words', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
+  await c.upsert([
+    { id: 'a', text: 'cancer AND tumour growth near the NOT gate' },
+    { id: 'b', text: 'the OR operator in logic "quoted" text' },
+    { id: 'c', text: 'colonies of bacteria* grow' },
+  ])
+  const nasty = ['"cancer', 'cancer AND', 'NOT', 'OR', 'NEAR(cancer tumour)', 'text: quoted', '"quoted"', 'bacteria*', '^cancer', '(', ')', 'a - b + c', "it's", 'col:umn', '{}[]', '\\"', 'NEAR/2']
+  for (const q of nasty) {
+    // Must not throw an FTS5 syntax error, in keyword or hybrid mode.
+    await t.notThrowsAsync(c.search(q, { mode: 'keyword' }), q)
+    await t.notThrowsAsync(c.search(q, { mode: 'hybrid' }), q)
+  }
+  t.deepEqual((await c.search('NOT', { mode: 'keyword' })).map((h) => h.id), ['a'])
+  t.deepEqual((await c.search('"quoted', { mode: 'keyword' })).map((h) => h.id), ['b'])
+  t.deepEqual((await c.search('bacteria*', { mode: 'keyword' })).map((h) => h.id), ['c'])
+  t.deepEqual((await c.search('OR', { mode: 'keyword' })).map((h) => h.id), ['b'])
+  // No word token at all: nothing matches by keyword (hybrid still answers by vector).
+  t.deepEqual(await c.search('"" *** ()', { mode: 'keyword' }), [])
+  t.true((await c.search('"" *** ()', { mode: 'hybrid', k: 3 })).length > 0)
+  await c.close()
+})
+
+test('hybrid fuses both rankings; alpha and rrfK change the fusion; modes validate', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
+  await c.upsert(ANIMALS)
+  const h = await c.search('parrot mat', { k: 3 })
+  t.is(h[0]!.id, 'parrot')
+  const pureVec = await c.search('parrot mat', { k: 5, alpha: 1 })
+  const vec = await c.search('parrot mat', { k: 5, mode: 'vector' })
+  t.deepEqual(pureVec.map((x) => x.id), vec.map((x) => x.id))
+  const pureKw = await c.search('parrot mat', { k: 2, alpha: 0 })
+  const kw = await c.search('parrot mat', { k: 2, mode: 'keyword' })
+  t.deepEqual(pureKw.map((x) => x.id), kw.map((x) => x.id))
+  for (const [opts, code] of [
+    [{ k: 0 }, 'ERR_INVALID_ARGUMENT'],
+    [{ k: 1.5 }, 'ERR_INVALID_ARGUMENT'],
+    [{ mode: 'fuzzy' }, 'ERR_INVALID_ARGUMENT'],
+    [{ alpha: 2 }, 'ERR_INVALID_ARGUMENT'],
+    [{ rrfK: -1 }, 'ERR_INVALID_ARGUMENT'],
+    [{ vector: [1, 2, 3] }, 'ERR_DIMENSION_MISMATCH'],
+  ] as const) {
+    const err = await t.throwsAsync(c.search('parrot', opts as never))
+    t.is((err as { code?: string }).code, code, JSON.stringify(opts))
+  }
+  const err = await t.throwsAsync(c.search(new Float32Array(32), { mode: 'keyword' }))
+  t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+  const err2 = await t.throwsAsync(c.search(new Float32Array(5)))
+  t.is((err2 as { code?: string }).code, 'ERR_DIMENSION_MISMATCH')
+  await c.close()
+})
+
+test('bad upserts throw coded errors and write nothing', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
+  await c.upsert(ANIMALS.slice(0, 2))
+  const before = await c.search('the', { k: 10, mode: 'vector' })
+  const cases: [unknown, string][] = [
+    [[{ id: 'x', text: 'a' }, { id: 'x', text: 'b' }], 'ERR_DUPLICATE_KEY'],
+    [[{ id: 'y', text: 'ok' }, { id: 'z' }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: '' }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: '   ' }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: '', text: 'a' }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 5, text: 'a' }], 'ERR_INVALID_ARGUMENT'],
+    [[{ text: 'a' }], 'ERR_INVALID_ARGUMENT'],
+    [[null], 'ERR_INVALID_ARGUMENT'],
+    [{ id: 'y', text: 'a' }, 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: 'x' }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { n: 1n } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', vector: [1, 2, 3] }], 'ERR_DIMENSION_MISMATCH'],
+    [[{ id: 'y', text: 'a', vector: new Float32Array(32).fill(Number.NaN) }], 'ERR_INVALID_VECTOR'],
+    [[{ id: 'y', text: 'a', vector: 'v' }], 'ERR_INVALID_VECTOR'],
+  ]
+  for (const [docs, code] of cases) {
+    const err = await t.throwsAsync(c.upsert(docs as never))
+    t.is((err as { code?: string }).code, code, JSON.stringify(docs, (_k, v) => (typeof v === 'bigint' ? 'bigint' : v)))
+  }
+  t.is(c.count(), 2)
+  t.is(c.get('y'), undefined)
+  t.is(c.get('x'), undefined)
+  t.deepEqual(await c.search('the', { k: 10, mode: 'vector' }), before)
+  for (const ids of [[''], [3], 'cat']) {
+    const err = await t.throwsAsync(c.delete(ids as never))
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+  }
+  t.is(c.count(), 2)
+  await c.close()
+  const err = await t.throwsAsync(c.search('cat'))
+  t.is((err as { code?: string }).code, 'ERR_CLOSED')
+})
+
+test('precomputed vectors are stored as given; unchanged text is not re-embedded', async (t) => {
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const c = await Collection.open(dir, { embedder, index: flat })
+  const v = new Float32Array(32)
+  v[3] = 1
+  await c.upsert([{ id: 'v', text: 'custom vector doc', vector: v }, ...ANIMALS])
+  t.is(embedder.calls, 5)
+  const hit = (await c.search(v, { k: 1 }))[0]!
+  t.is(hit.id, 'v')
+  t.true(Math.abs(hit.score - 1) < 1e-6)
+  await c.upsert(ANIMALS.map((a) => ({ ...a, metadata: { changed: true } })))
+  t.is(embedder.calls, 5, 'same texts: stored vectors reused')
+  t.deepEqual(c.get('cat')!.metadata, { changed: true })
+  await c.close()
+})
+
+test('progress is reported and an aborted upsert writes nothing', async (t) => {
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const c = await Collection.open(dir, { embedder })
+  const docs = Array.from({ length: 40 }, (_, i) => ({ id: `d${i}`, text: `document number ${i}` }))
+  const seen: number[] = []
+  await c.upsert(docs.slice(0, 20), { onProgress: (p) => seen.push(p.done) })
+  t.true(seen.length >= 2)
+  t.is(seen[seen.length - 1], 20)
+  t.deepEqual([...seen].sort((a, b) => a - b), seen)
+  const ac = new AbortController()
+  embedder.beforeBatch = (done) => {
+    if (done >= 8) ac.abort()
+  }
+  const err = await t.throwsAsync(c.upsert(docs.slice(20), { signal: ac.signal }))
+  t.is((err as { code?: string }).code, 'ERR_ABORTED')
+  t.is(c.count(), 20)
+  t.is(c.get('d25'), undefined)
+  await c.close()
+})
+
+test('the pinned model: another embedder is refused with ERR_MODEL_MISMATCH naming both', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder('words-v1') })
+  await c.upsert(ANIMALS)
+  await c.close()
+  for (const other of [new WordsEmbedder('words-v2'), new WordsEmbedder('words-v1', 64)]) {
+    const err = await t.throwsAsync(Collection.open(dir, { embedder: other }))
+    t.is((err as { code?: string }).code, 'ERR_MODEL_MISMATCH')
+    t.regex((err as Error).message, /test-words\/words-v1 \(32-d/)
+    t.regex((err as Error).message, new RegExp(`test-words/${other.model} \\(${other.dimensions}-d`))
+  }
+  // The default embedder (offline USE) is another model too; the check happens before it is loaded.
+  const err = await t.throwsAsync(Collection.open(dir))
+  t.is((err as { code?: string }).code, 'ERR_MODEL_MISMATCH')
+  t.regex((err as Error).message, /use\/universal-sentence-encoder-lite/)
+  // Index settings are fixed at creation (efSearch may change).
+  const err2 = await t.throwsAsync(Collection.open(dir, { embedder: new WordsEmbedder(), index: { type: 'flat' } }))
+  t.is((err2 as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+  const c2 = await Collection.open(dir, { embedder: new WordsEmbedder(), index: { efSearch: 128 } })
+  t.is(c2.info().index.efSearch, 128)
+  t.is(c2.count(), 5)
+  await c2.close()
+})
+
+test('open options: create: false, bad index options, readInfo', async (t) => {
+  const dir = tempDir(t)
+  const missing = join(dir, 'nothing-here')
+  const err = await t.throwsAsync(Collection.open(missing, { create: false, embedder: new WordsEmbedder() }))
+  t.is((err as { code?: string }).code, 'ERR_NOT_FOUND')
+  t.false(existsSync(missing))
+  const err2 = await t.throwsAsync(Collection.readInfo(missing))
+  t.is((err2 as { code?: string }).code, 'ERR_NOT_FOUND')
+  for (const [index, code] of [
+    [{ type: 'ivf' }, 'ERR_INVALID_ARGUMENT'],
+    [{ metric: 'hamming' }, 'ERR_UNKNOWN_METRIC'],
+    [{ m: 1 }, 'ERR_INVALID_ARGUMENT'],
+    [{ quantization: 'int8' }, 'ERR_INVALID_ARGUMENT'],
+  ] as const) {
+    const e = await t.throwsAsync(Collection.open(join(dir, 'c'), { embedder: new WordsEmbedder(), index: index as never }))
+    t.is((e as { code?: string }).code, code)
+  }
+  const path = join(dir, 'c')
+  const c = await Collection.open(path, { embedder: new WordsEmbedder(), index: { type: 'hnsw', m: 8, metric: 'cosine' } })
+  await c.upsert(ANIMALS)
+  const live = c.info()
+  t.is(live.count, 5)
+  t.is(live.dim, 32)
+  t.deepEqual(live.model, { provider: 'test-words', model: 'words-v1', dimensions: 32, normalize: true })
+  t.is(live.index.m, 8)
+  await c.close()
+  const read = await Collection.readInfo(path)
+  t.is(read.count, 5)
+  t.deepEqual(read.model, live.model)
+  t.truthy(read.indexPath && existsSync(read.indexPath))
+  t.true(read.sizes.index > 0 && read.sizes.db > 0)
+})
+
+test('chunked upserts store chunks that map back to the source text', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
+  const text = 'First paragraph about cats.\n\nSecond paragraph about dogs and parks.\n\nThird one about sharks in the ocean.'
+  await c.upsert([{ id: 'doc', text, metadata: { src: 'x' } }], { chunk: { strategy: 'recursive', maxSize: 45 } })
+  t.true(c.count() >= 3)
+  const hits = await c.search('sharks ocean', { k: 1, mode: 'keyword' })
+  const h = hits[0]!
+  t.is(h.chunk!.parent, 'doc')
+  t.is(text.slice(h.chunk!.start, h.chunk!.end), h.text)
+  t.deepEqual(h.metadata, { src: 'x' })
+  // Re-chunking replaces the old chunks; deleting the parent id removes them all.
+  await c.upsert([{ id: 'doc', text: 'Only one short chunk now.' }], { chunk: { strategy: 'recursive', maxSize: 100 } })
+  t.is(c.count(), 1)
+  t.is(c.get('doc#0')!.text, 'Only one short chunk now.')
+  t.deepEqual(await c.search('sharks', { mode: 'keyword' }), [])
+  t.is(await c.delete(['doc']), 1)
+  t.is(c.count(), 0)
+  // Upserted whole after being chunked: the chunks go, the whole document stays.
+  await c.upsert([{ id: 'doc', text: 'Chunk one. Chunk two is here.' }], { chunk: { strategy: 'sentence', maxSize: 12 } })
+  t.true(c.count() >= 2)
+  await c.upsert([{ id: 'doc', text: 'Whole again.' }])
+  t.is(c.count(), 1)
+  t.is(c.get('doc')!.text, 'Whole again.')
+  t.is(c.get('doc#0'), undefined)
+  await c.close()
+})
+
+test('a damaged or missing index file is rebuilt from the database on open', async (t) => {
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const c = await Collection.open(dir, { embedder })
+  await c.upsert(ANIMALS)
+  const q = embedder.vector('mat')
+  const before = await c.search(q, { k: 5 })
+  const indexPath = c.info().indexPath!
+  await c.close()
+  const { writeFileSync, rmSync } = await import('node:fs')
+  writeFileSync(indexPath, 'garbage')
+  const c2 = await Collection.open(dir, { embedder })
+  t.deepEqual(await c2.search(q, { k: 5 }), before)
+  await c2.close()
+  rmSync(indexPath)
+  const c3 = await Collection.open(dir, { embedder })
+  t.deepEqual(await c3.search(q, { k: 5 }), before)
+  t.is(embedder.calls, 5, 'recovery never re-embeds')
+  await c3.close()
+  t.true(readdirSync(dir).filter((f) => f.startsWith('index-')).length === 1)
+})
