@@ -748,6 +748,7 @@ fn assemble<T: FileElement>(
     deleted,
     &parts.links0,
     &parts.links_up,
+    p.metric == crate::metric::Metric::Cosine,
   )?;
   debug_assert!(graph
     .upper_start
@@ -757,7 +758,7 @@ fn assemble<T: FileElement>(
     metric: p.metric,
     dim: p.dim,
     row_len: p.row_len,
-    kernel: T::kernel(p.metric)?,
+    space: super::search::Space::new(p.metric)?,
     m: p.m,
     ef_construction: p.ef_construction,
     ml: 1.0 / (p.m as f64).ln(),

@@ -26,17 +26,50 @@
 //! `u32` (half the bytes of `usize`, and 4 billion nodes is far past what fits in memory here).
 //!
 //! Link words are `AtomicU32` so that lists can be rewritten through a shared reference while other
-//! threads search: a writer holds the node's lock (`locks[slot]`) while it changes the node's lists,
-//! and a reader takes the same lock while it copies a list out (no distance work under the lock).
-//! Relaxed loads and stores compile to plain moves on x86-64 and AArch64; the lock provides ordering.
+//! threads search: a writer holds the node's lock (`locks[slot]`) while it changes the node's lists.
+//! Insert's own bookkeeping reads lists under that lock too ([`Graph::neighbours_into`]), but the
+//! graph walks do not ([`Graph::walk_neighbours`]): the lock cost 7–10% of search and build time.
+//! That is safe because a writer stores the ids first and the count last (Release), and a walker
+//! loads the count (Acquire) and then the ids: a list read while it is rewritten can mix old and new
+//! ids, but every word is some slot id written earlier (or the initial 0), so the walk only ever
+//! sees real nodes and checks `id < len` anyway. hnswlib's search reads its lists the same way.
 //! Growth (reallocating these arrays) happens only under the index's write lock, see `mod.rs`.
+//!
+//! Cosine indexes also keep `inv_norms[slot] = 1/‖row‖` (4 B per node), so the walk scores cosine
+//! with one dot product per pair. It is derived from the rows (recomputed on load), never saved.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{
+  AtomicBool, AtomicU32,
+  Ordering::{Acquire, Relaxed, Release},
+};
 
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::metric::Element;
+
+/// Most bytes of a row [`Graph::prefetch_vector`] asks for. Measured on the walk's access pattern
+/// (`bench/rust`, ANALYSIS.md): prefetching whole rows pays up to ~1 KB; past that the hardware
+/// prefetcher follows the row on its own once the first lines are in flight.
+pub(crate) const PREFETCH_BYTES: usize = 1024;
+
+/// Prefetches `bytes` from `p` into all cache levels, one request per 64-byte line.
+#[inline]
+fn prefetch(p: *const i8, bytes: usize) {
+  #[cfg(target_arch = "x86_64")]
+  {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    let mut off = 0;
+    while off < bytes {
+      // SAFETY: a prefetch is a hint that never faults, whatever the address; `wrapping_add`
+      // keeps the pointer arithmetic itself defined.
+      unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+      off += 64;
+    }
+  }
+  #[cfg(not(target_arch = "x86_64"))]
+  let _ = (p, bytes);
+}
 
 /// `upper_start` value of a node that lives on level 0 only.
 pub(crate) const NO_UPPER: u32 = u32::MAX;
@@ -63,11 +96,15 @@ pub(crate) struct Graph<T: Element> {
   pub upper_start: Vec<u32>,
   pub links_up: Vec<AtomicU32>,
   pub locks: Vec<Mutex<()>>,
+  /// Whether `inv_norms` is kept (cosine indexes only).
+  pub cosine: bool,
+  /// `1/‖row‖` per slot (0 for a zero row) when `cosine`, else empty.
+  pub inv_norms: Vec<f32>,
 }
 
 impl<T: Element> Graph<T> {
   /// An empty graph with room for `cap` nodes, or an error if that much memory is not available.
-  pub fn new(row_len: usize, m: usize, cap: usize) -> Result<Self> {
+  pub fn new(row_len: usize, m: usize, cap: usize, cosine: bool) -> Result<Self> {
     let mut g = Graph {
       row_len,
       m,
@@ -82,6 +119,8 @@ impl<T: Element> Graph<T> {
       upper_start: Vec::new(),
       links_up: Vec::new(),
       locks: Vec::new(),
+      cosine,
+      inv_norms: Vec::new(),
     };
     g.reserve_slots(cap)?;
     Ok(g)
@@ -112,6 +151,12 @@ impl<T: Element> Graph<T> {
       .map_err(|_| oom("vectors"))?;
     self.keys.try_reserve_exact(extra).map_err(|_| oom("keys"))?;
     self.levels.try_reserve_exact(extra).map_err(|_| oom("levels"))?;
+    if self.cosine {
+      self
+        .inv_norms
+        .try_reserve_exact(extra)
+        .map_err(|_| oom("norms"))?;
+    }
     self
       .upper_start
       .try_reserve_exact(extra)
@@ -145,6 +190,9 @@ impl<T: Element> Graph<T> {
     }
     let slot = self.len as u32;
     self.vectors.extend_from_slice(row);
+    if self.cosine {
+      self.inv_norms.push(T::inv_norm(row));
+    }
     self.keys.push(key);
     self.levels.push(level);
     if level == 0 {
@@ -172,6 +220,34 @@ impl<T: Element> Graph<T> {
     let s = slot as usize * self.row_len;
     if let Ok(v) = self.vectors.owned_mut() {
       v[s..s + self.row_len].copy_from_slice(row);
+    }
+    if let Some(n) = self.inv_norms.get_mut(slot as usize) {
+      *n = T::inv_norm(row);
+    }
+  }
+
+  /// `1/‖row‖` of `slot` (cosine indexes; 0 otherwise).
+  #[inline]
+  pub fn inv_norm(&self, slot: u32) -> f32 {
+    self.inv_norms.get(slot as usize).copied().unwrap_or(0.0)
+  }
+
+  /// Asks the CPU to start loading `slot`'s row (up to [`PREFETCH_BYTES`]) into cache, so that
+  /// scoring it a few nodes later does not wait on memory. A hint only: it never faults.
+  #[inline]
+  pub fn prefetch_vector(&self, slot: u32) {
+    let bytes = (self.row_len * std::mem::size_of::<T>()).min(PREFETCH_BYTES);
+    let at = slot as usize * self.row_len;
+    if let Some(row) = self.vectors.as_slice().get(at..) {
+      prefetch(row.as_ptr().cast(), bytes);
+    }
+  }
+
+  /// Asks the CPU to start loading `slot`'s level-0 list (the next node the walk will expand).
+  #[inline]
+  pub fn prefetch_links0(&self, slot: u32) {
+    if let Some(list) = self.links0.get(slot as usize * (1 + self.m0)..) {
+      prefetch(list.as_ptr().cast(), (1 + self.m0) * 4);
     }
   }
 
@@ -207,7 +283,8 @@ impl<T: Element> Graph<T> {
     }
   }
 
-  /// Copies `slot`'s neighbours on `level` into `out` (cleared first), under the node's lock.
+  /// Copies `slot`'s neighbours on `level` into `out` (cleared first), under the node's lock: a
+  /// consistent snapshot, for insert's bookkeeping, compaction and fingerprints.
   #[inline]
   pub fn neighbours_into(&self, slot: u32, level: usize, out: &mut Vec<u32>) {
     out.clear();
@@ -217,14 +294,25 @@ impl<T: Element> Graph<T> {
     out.extend(list[1..=n].iter().map(|w| w.load(Relaxed)));
   }
 
-  /// Replaces `slot`'s list on `level`. The caller holds `locks[slot]`.
+  /// Copies `slot`'s neighbours on `level` into `out` (cleared first) without the lock, for the
+  /// graph walks: while a writer rewrites the list, the copy may mix old and new ids (module docs).
+  #[inline]
+  pub fn walk_neighbours(&self, slot: u32, level: usize, out: &mut Vec<u32>) {
+    out.clear();
+    let list = self.list(slot, level);
+    let n = (list[0].load(Acquire) as usize).min(list.len() - 1);
+    out.extend(list[1..=n].iter().map(|w| w.load(Relaxed)));
+  }
+
+  /// Replaces `slot`'s list on `level`. The caller holds `locks[slot]`. Ids first, count last
+  /// (Release), for [`Graph::walk_neighbours`].
   pub fn set_neighbours_locked(&self, slot: u32, level: usize, ids: &[u32]) {
     let list = self.list(slot, level);
     let n = ids.len().min(list.len() - 1);
     for (w, &id) in list[1..=n].iter().zip(ids) {
       w.store(id, Relaxed);
     }
-    list[0].store(n as u32, Relaxed);
+    list[0].store(n as u32, Release);
   }
 
   /// Reads `slot`'s list on `level` without taking the lock. The caller holds `locks[slot]`.
@@ -274,6 +362,7 @@ impl<T: Element> Graph<T> {
     deleted: impl Iterator<Item = bool>,
     links0: &[u32],
     links_up: &[u32],
+    cosine: bool,
   ) -> Result<Self> {
     let len = keys.len();
     let oom = || Error::invalid_argument(format!("not enough memory to load a graph of {len} nodes"));
@@ -301,6 +390,19 @@ impl<T: Element> Graph<T> {
     let mut locks = Vec::new();
     locks.try_reserve_exact(len).map_err(|_| oom())?;
     locks.resize_with(len, || Mutex::new(()));
+    let mut inv_norms = Vec::new();
+    if cosine {
+      // Not in the file: derived from the rows (for a mapped file this reads every row once).
+      inv_norms.try_reserve_exact(len).map_err(|_| oom())?;
+      inv_norms.extend(
+        vectors
+          .as_slice()
+          .chunks_exact(row_len.max(1))
+          .take(len)
+          .map(T::inv_norm),
+      );
+      inv_norms.resize(len, 0.0);
+    }
     Ok(Graph {
       row_len,
       m,
@@ -315,10 +417,12 @@ impl<T: Element> Graph<T> {
       upper_start,
       links_up: atomics(links_up)?,
       locks,
+      cosine,
+      inv_norms,
     })
   }
 
-  /// Bytes held by the graph structure (links, levels, flags, locks).
+  /// Bytes held by the graph structure (links, levels, flags, locks, cosine norms).
   pub fn graph_bytes(&self) -> usize {
     use std::mem::size_of;
     self.links0.capacity() * size_of::<AtomicU32>()
@@ -327,6 +431,7 @@ impl<T: Element> Graph<T> {
       + self.levels.capacity()
       + self.deleted.capacity() * size_of::<AtomicBool>()
       + self.locks.capacity() * size_of::<Mutex<()>>()
+      + self.inv_norms.capacity() * size_of::<f32>()
   }
 }
 
