@@ -3,7 +3,9 @@
 //! 1. builds an index (m = 16, efConstruction = 200; threads from `--threads`, default every core) and
 //!    reports wall time;
 //! 2. runs every query one at a time on one thread at several ef, reporting queries/s, recall@10 vs
-//!    an exact scan, and distances / expanded nodes per query (`search_with_stats`);
+//!    an exact scan, and distances / expanded nodes per query (`search_with_stats`). Build and search
+//!    also report CPU time (Linux), which a loaded, shared machine disturbs far less than wall time:
+//!    compare two versions by running their binaries back to back and reading the CPU columns;
 //! 3. times the distance kernel alone the way the search uses it: simsimd per pair on the rows a
 //!    query actually touches (random rows of the base, mostly out of L1/L2), against a 4-accumulator
 //!    AVX2 kernel, and the share of search time the kernel accounts for;
