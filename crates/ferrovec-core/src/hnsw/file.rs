@@ -63,7 +63,7 @@ use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 
 use super::build::SplitMix64;
-use super::graph::{Graph, MappedRows, Vectors, MAX_LEVEL, NO_UPPER};
+use super::graph::{Graph, MappedRows, Vectors, MAX_LEVEL};
 use super::visited::ScratchPool;
 use super::{check_ef, Entry, HnswIndex, MAX_M};
 use crate::error::{Context, Error, Result};
@@ -751,9 +751,9 @@ fn assemble<T: FileElement>(
     p.metric == crate::metric::Metric::Cosine,
   )?;
   debug_assert!(graph
-    .upper_start
+    .upper
     .iter()
-    .all(|&s| s == NO_UPPER || (s as usize) < graph.links_up.len()));
+    .all(|&(_, s)| (s as usize) < graph.links_up.len()));
   Ok(HnswIndex {
     metric: p.metric,
     dim: p.dim,

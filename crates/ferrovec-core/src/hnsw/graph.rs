@@ -13,7 +13,8 @@
 //!  [ n | id id id .. id ][ n | id id .. id ][ n | id .. id ][ n | id .. id ] ...
 //!    ^ count   slot 0         slot 1           slot 2          slot 3
 //!
-//!  upper_start: [ NONE | 0 | NONE | 2(m+1) | ... ]    first block of each node in links_up
+//!  upper: [ (1, 0) | (3, 2(m+1)) | ... ]    (slot, first block in links_up) of the nodes that have
+//!                                           upper levels, in slot order (binary-searched)
 //!  links_up (stride 1 + m, one block per level above 0, levels 1..=L in order):
 //!  [ n | id .. id ][ n | id .. id ][ n | id .. id ] ...
 //!    slot 1, lvl 1   slot 1, lvl 2   slot 3, lvl 1
@@ -22,8 +23,11 @@
 //! Why this layout: level 0 holds almost every edge and every search ends there, so its lists are one
 //! contiguous fixed-stride array addressed by `slot * (1 + m0)` (one multiply, no pointer chase, no
 //! per-node allocation). Only about 1/m of the nodes have upper levels, so those get variable-size
-//! blocks appended to a second array instead of reserving `max_level * (1 + m)` for everyone. Ids are
-//! `u32` (half the bytes of `usize`, and 4 billion nodes is far past what fits in memory here).
+//! blocks appended to a second array instead of reserving `max_level * (1 + m)` for everyone, and only
+//! those get an entry in `upper` (8 bytes per upper node, ~0.5 B per node, instead of a 4-byte start
+//! for every node; a binary search per upper-level list read costs nothing measurable, as searches
+//! read a few dozen upper lists against a thousand level-0 rows). Ids are `u32` (half the bytes of
+//! `usize`, and 4 billion nodes is far past what fits in memory here).
 //!
 //! Link words are `AtomicU32` so that lists can be rewritten through a shared reference while other
 //! threads search: a writer holds the node's lock (`locks[slot]`) while it changes the node's lists.
@@ -71,8 +75,9 @@ fn prefetch(p: *const i8, bytes: usize) {
   let _ = (p, bytes);
 }
 
-/// `upper_start` value of a node that lives on level 0 only.
-pub(crate) const NO_UPPER: u32 = u32::MAX;
+/// What a list read finds for a level a node does not have (callers never ask; this keeps a wrong
+/// call an empty list rather than a panic).
+static NO_LIST: [AtomicU32; 1] = [AtomicU32::new(0)];
 
 /// The highest level a node may get. With m ≥ 2 the chance of drawing a level above 30 is below
 /// 2^-30 per node, so the cap never matters in practice but bounds the storage of any one node.
@@ -93,7 +98,8 @@ pub(crate) struct Graph<T: Element> {
   pub levels: Vec<u8>,
   pub deleted: Vec<AtomicBool>,
   pub links0: Vec<AtomicU32>,
-  pub upper_start: Vec<u32>,
+  /// `(slot, first block in links_up)` of every node with upper levels, in slot order.
+  pub upper: Vec<(u32, u32)>,
   pub links_up: Vec<AtomicU32>,
   pub locks: Vec<Mutex<()>>,
   /// Whether `inv_norms` is kept (cosine indexes only).
@@ -116,7 +122,7 @@ impl<T: Element> Graph<T> {
       levels: Vec::new(),
       deleted: Vec::new(),
       links0: Vec::new(),
-      upper_start: Vec::new(),
+      upper: Vec::new(),
       links_up: Vec::new(),
       locks: Vec::new(),
       cosine,
@@ -158,10 +164,6 @@ impl<T: Element> Graph<T> {
         .map_err(|_| oom("norms"))?;
     }
     self
-      .upper_start
-      .try_reserve_exact(extra)
-      .map_err(|_| oom("levels"))?;
-    self
       .deleted
       .try_reserve_exact(cap - self.deleted.len())
       .map_err(|_| oom("tombstones"))?;
@@ -195,15 +197,14 @@ impl<T: Element> Graph<T> {
     }
     self.keys.push(key);
     self.levels.push(level);
-    if level == 0 {
-      self.upper_start.push(NO_UPPER);
-    } else {
+    if level > 0 {
       let start = self.links_up.len() as u32;
       let words = usize::from(level) * (1 + self.m);
       self
         .links_up
         .resize_with(self.links_up.len() + words, || AtomicU32::new(0));
-      self.upper_start.push(start);
+      // Slots only grow, so pushing keeps `upper` sorted.
+      self.upper.push((slot, start));
     }
     self.len += 1;
     slot
@@ -278,8 +279,11 @@ impl<T: Element> Graph<T> {
       let s = slot as usize * (1 + self.m0);
       &self.links0[s..s + 1 + self.m0]
     } else {
-      let s = self.upper_start[slot as usize] as usize + (level - 1) * (1 + self.m);
-      &self.links_up[s..s + 1 + self.m]
+      let Ok(i) = self.upper.binary_search_by_key(&slot, |&(s, _)| s) else {
+        return &NO_LIST;
+      };
+      let s = self.upper[i].1 as usize + (level - 1) * (1 + self.m);
+      self.links_up.get(s..s + 1 + self.m).unwrap_or(&NO_LIST)
     }
   }
 
@@ -372,14 +376,13 @@ impl<T: Element> Graph<T> {
       v.extend(words.iter().map(|&w| AtomicU32::new(w)));
       Ok(v)
     };
-    let mut upper_start = Vec::new();
-    upper_start.try_reserve_exact(len).map_err(|_| oom())?;
+    let mut upper = Vec::new();
     let mut at: usize = 0;
-    for &l in &levels {
-      if l == 0 {
-        upper_start.push(NO_UPPER);
-      } else {
-        upper_start.push(u32::try_from(at).map_err(|_| oom())?);
+    for (slot, &l) in levels.iter().enumerate() {
+      if l > 0 {
+        let start = u32::try_from(at).map_err(|_| oom())?;
+        upper.try_reserve(1).map_err(|_| oom())?;
+        upper.push((slot as u32, start));
         at += usize::from(l) * (1 + m);
       }
     }
@@ -414,7 +417,7 @@ impl<T: Element> Graph<T> {
       levels,
       deleted: deleted_v,
       links0: atomics(links0)?,
-      upper_start,
+      upper,
       links_up: atomics(links_up)?,
       locks,
       cosine,
@@ -427,7 +430,7 @@ impl<T: Element> Graph<T> {
     use std::mem::size_of;
     self.links0.capacity() * size_of::<AtomicU32>()
       + self.links_up.capacity() * size_of::<AtomicU32>()
-      + self.upper_start.capacity() * size_of::<u32>()
+      + self.upper.capacity() * size_of::<(u32, u32)>()
       + self.levels.capacity()
       + self.deleted.capacity() * size_of::<AtomicBool>()
       + self.locks.capacity() * size_of::<Mutex<()>>()
