@@ -153,7 +153,8 @@ pub struct SearchOptions<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HnswMemoryUsage {
   pub vectors: usize,
-  /// Neighbour lists, levels, tombstones, node locks and pooled search scratch.
+  /// Neighbour lists, levels, tombstones, node locks, pooled search scratch, and (cosine) the rows'
+  /// inverse norms.
   pub graph: usize,
   /// Slot → key array and key → slot map.
   pub keys: usize,
