@@ -121,6 +121,44 @@ fn hamming_u8(a: &[u8], b: &[u8]) -> f32 {
   u8::hamming(a, b).map_or(f32::NAN, |d| d as f32)
 }
 
+/// A raw pairwise kernel of the HNSW walk: `Σ (aᵢ − bᵢ)²`, `Σ aᵢ·bᵢ` or differing bits, before
+/// [`Finish`] turns it into the metric's distance (see [`Element::walk_kernel`]).
+pub type RawKernel<T> = fn(&[T], &[T]) -> f64;
+
+/// How a [`RawKernel`] sum becomes the metric's distance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+  /// The sum is the distance (`l2`, `hamming`).
+  Raw,
+  /// `1 − sum` (`dot`).
+  OneMinus,
+  /// `1 − sum · inv‖a‖ · inv‖b‖`, with the zero-vector rules above ([`cosine_from_dot`]).
+  Cosine,
+}
+
+/// Cosine distance from a dot product and the two rows' inverse norms ([`Element::inv_norm`]; 0
+/// marks a zero row). Matches `cosine_f32` up to rounding: one dot product per pair instead of
+/// three, because the norms are computed once per row and once per query.
+#[inline]
+pub fn cosine_from_dot(dot: f64, inv_a: f32, inv_b: f32) -> f32 {
+  if inv_a == 0.0 || inv_b == 0.0 {
+    return if inv_a == inv_b { 0.0 } else { 1.0 };
+  }
+  (1.0 - dot * f64::from(inv_a) * f64::from(inv_b)).clamp(0.0, 2.0) as f32
+}
+
+fn l2sq_raw_f32(a: &[f32], b: &[f32]) -> f64 {
+  f32::l2sq(a, b).unwrap_or(f64::NAN)
+}
+
+fn dot_raw_f32(a: &[f32], b: &[f32]) -> f64 {
+  <f32 as SpatialSimilarity>::dot(a, b).unwrap_or(f64::NAN)
+}
+
+fn hamming_raw_u8(a: &[u8], b: &[u8]) -> f64 {
+  u8::hamming(a, b).unwrap_or(f64::NAN)
+}
+
 /// A component type that rows of an index are made of.
 pub trait Element: Copy + Send + Sync + Default + fmt::Debug + 'static {
   /// Human name of the storage, for messages (`"f32"`, `"packed bits"`).
@@ -140,6 +178,12 @@ pub trait Element: Copy + Send + Sync + Default + fmt::Debug + 'static {
 
   /// Fills `out` with what the tile kernel expects as `norms` for a block of queries.
   fn tile_norms(queries: &[Self], row_len: usize, out: &mut [f32]);
+
+  /// The pairwise kernel the HNSW walk scores with, and how its sum becomes the distance.
+  fn walk_kernel(metric: Metric) -> Result<(RawKernel<Self>, Finish)>;
+
+  /// `1 / ‖row‖` (0 for a zero row), stored per node so cosine costs one dot product per pair.
+  fn inv_norm(row: &[Self]) -> f32;
 }
 
 impl Element for f32 {
@@ -163,6 +207,26 @@ impl Element for f32 {
 
   fn tile_norms(queries: &[f32], row_len: usize, out: &mut [f32]) {
     query_norms(queries, row_len, out);
+  }
+
+  fn walk_kernel(metric: Metric) -> Result<(RawKernel<f32>, Finish)> {
+    Self::kernel(metric)?;
+    let (l2, dot) = crate::tile::pair_kernels().unwrap_or((l2sq_raw_f32, dot_raw_f32));
+    Ok(match metric {
+      Metric::L2 => (l2, Finish::Raw),
+      Metric::Dot => (dot, Finish::OneMinus),
+      _ => (dot, Finish::Cosine),
+    })
+  }
+
+  fn inv_norm(row: &[f32]) -> f32 {
+    let n2: f64 = row.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    if n2 == 0.0 {
+      return 0.0;
+    }
+    // Clamped into f32's normal range: a row of tiny components must not get an infinite inverse
+    // norm (∞ · 0 is NaN), nor one of huge components a zero one (0 marks a zero row).
+    (1.0 / n2.sqrt()).clamp(f64::from(f32::MIN_POSITIVE), f64::from(f32::MAX)) as f32
   }
 
   fn row_len(dim: usize) -> Result<usize> {
@@ -211,6 +275,15 @@ impl Element for u8 {
   }
 
   fn tile_norms(_queries: &[u8], _row_len: usize, _out: &mut [f32]) {}
+
+  fn walk_kernel(metric: Metric) -> Result<(RawKernel<u8>, Finish)> {
+    Self::kernel(metric)?;
+    Ok((hamming_raw_u8, Finish::Raw))
+  }
+
+  fn inv_norm(_row: &[u8]) -> f32 {
+    0.0
+  }
 
   fn row_len(dim: usize) -> Result<usize> {
     if !dim.is_multiple_of(8) {

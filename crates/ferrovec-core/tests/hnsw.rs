@@ -836,3 +836,57 @@ fn random_operation_sequences_match_the_exact_model() {
     );
   }
 }
+
+/// Cosine in the graph is one dot product times stored inverse norms (not `metric::distance`'s
+/// three-product kernel): the distances must still match the f64 reference, zero-vector rules and
+/// extreme magnitudes included (simsimd's `cos` underflows to 0 on the 1e-20 row; this does not), on the graph path, the exact (filtered) path, after an upsert and after a
+/// save/load (the norms are not in the file; they are recomputed).
+#[test]
+fn cosine_distances_match_the_pairwise_kernel() {
+  let rows: [[f32; 3]; 7] = [
+    [0.0, 0.0, 0.0],
+    [1.0, 0.0, 0.0],
+    [2.0, 0.0, 0.0],
+    [0.0, 1.0, 0.0],
+    [1e-20, 1e-20, 0.0],
+    [1e30, -1e30, 1e30],
+    [-1.0, 0.5, 0.25],
+  ];
+  let h = hnsw::<f32>(params(3, Metric::Cosine, 5));
+  for (i, r) in rows.iter().enumerate() {
+    h.add(i as u64, r, false).unwrap_or_else(|e| panic!("{e}"));
+  }
+  let check = |h: &HnswIndex<f32>, what: &str| {
+    for q in [
+      [0.0, 0.0, 0.0],
+      [1.0, 1.0, 0.0],
+      [3e-20, 0.0, 0.0],
+      [-2.0, 1.0, 0.5],
+    ] {
+      for allow in [None, Some(&[0u64, 2, 5][..])] {
+        let got = h
+          .search(&q, 7, SearchOptions { ef: None, allow })
+          .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.len(), allow.map_or(7, <[u64]>::len), "{what}");
+        for n in got {
+          let row = h.get(n.key).unwrap_or_default();
+          let want = ferrovec_core::metric::reference::cosine(&q, &row);
+          assert!(
+            (f64::from(n.distance) - want).abs() <= 1e-6,
+            "{what}: query {q:?} key {}: {} vs {want}",
+            n.key,
+            n.distance
+          );
+        }
+      }
+    }
+  };
+  check(&h, "built");
+  h.add(3, &[0.0, 0.0, 0.0], true).unwrap_or_else(|e| panic!("{e}"));
+  h.add(0, &[0.0, 0.0, 4.0], true).unwrap_or_else(|e| panic!("{e}"));
+  check(&h, "after upserts");
+  let bytes = h.to_bytes().unwrap_or_else(|e| panic!("{e}"));
+  let loaded = HnswIndex::<f32>::from_bytes(&bytes, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+  check(&loaded, "loaded");
+  assert_eq!(loaded.fingerprint(), h.fingerprint());
+}

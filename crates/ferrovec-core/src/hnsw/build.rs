@@ -7,10 +7,11 @@
 //! holds `top_lock` (as hnswlib does) so two new top nodes cannot race for the entry point.
 
 use super::graph::{Graph, MAX_LEVEL};
+use super::search::{Scorer, Space};
 use super::visited::{Cand, Scratch};
 use super::{Entry, HnswIndex};
 use crate::error::Result;
-use crate::metric::{Element, Kernel};
+use crate::metric::Element;
 
 /// SplitMix64: tiny, seedable, and good enough for level sampling. Kept in-crate so the engine has
 /// no RNG dependency and the stream never changes under a dependency upgrade (levels are part of
@@ -57,9 +58,9 @@ impl<T: Element> HnswIndex<T> {
   /// Links `q` (already stored, with its level) into the graph. Also used to re-link an upserted
   /// node: its lists are replaced, and links other nodes hold to it stay (they still lead to it).
   pub(crate) fn insert(&self, g: &Graph<T>, q: u32, s: &mut Scratch) {
-    let kernel = self.kernel;
+    let space = self.space;
     let level = g.level(q);
-    let vq = g.vector(q);
+    let sq = Scorer::node(g, space, q);
 
     // The first node becomes the entry point; `top_lock` makes "first" well defined when several
     // workers start on an empty index.
@@ -80,11 +81,11 @@ impl<T: Element> HnswIndex<T> {
     let top = usize::from(ep.level);
 
     let mut cur = Cand {
-      d: kernel(vq, g.vector(ep.node)),
+      d: sq.score(ep.node),
       id: ep.node,
     };
     for lc in (level + 1..=top).rev() {
-      cur = g.greedy(kernel, vq, cur, lc, s);
+      cur = g.greedy(&sq, cur, lc, s);
     }
 
     // What `q`'s lists held before this insert: empty for a new node, the old links of an upserted
@@ -104,11 +105,11 @@ impl<T: Element> HnswIndex<T> {
     let mut found: Vec<Cand> = Vec::new();
     let mut chosen: Vec<u32> = Vec::new();
     for lc in (0..=level.min(top)).rev() {
-      g.search_layer(kernel, vq, &entries, self.ef_construction, lc, &accept, s);
+      g.search_layer(&sq, &entries, self.ef_construction, lc, &accept, s);
       found.clear();
       found.extend(s.results.drain());
       found.sort_unstable();
-      g.select_heuristic(kernel, &found, self.m, &mut chosen);
+      g.select_heuristic(space, &found, self.m, &mut chosen);
       self.set_own_links(g, q, lc, &found, &mut chosen, &before[lc], s);
       let mut linked = false;
       for &n in &chosen {
@@ -150,7 +151,6 @@ impl<T: Element> HnswIndex<T> {
     before: &[u32],
     s: &mut Scratch,
   ) {
-    let kernel = self.kernel;
     let _lock = g.locks[q as usize].lock();
     g.neighbours_locked(q, level, &mut s.buf);
     let extra: Vec<u32> = s
@@ -169,7 +169,7 @@ impl<T: Element> HnswIndex<T> {
       g.set_neighbours_locked(q, level, chosen);
       return;
     }
-    let vq = g.vector(q);
+    let sq = Scorer::node(g, self.space, q);
     let mut cands: Vec<Cand> = chosen
       .iter()
       .map(|&id| {
@@ -177,18 +177,12 @@ impl<T: Element> HnswIndex<T> {
           .iter()
           .find(|c| c.id == id)
           .copied()
-          .unwrap_or_else(|| Cand {
-            d: kernel(vq, g.vector(id)),
-            id,
-          })
+          .unwrap_or_else(|| Cand { d: sq.score(id), id })
       })
-      .chain(extra.iter().map(|&id| Cand {
-        d: kernel(vq, g.vector(id)),
-        id,
-      }))
+      .chain(extra.iter().map(|&id| Cand { d: sq.score(id), id }))
       .collect();
     cands.sort_unstable();
-    g.select_heuristic(kernel, &cands, cap, chosen);
+    g.select_heuristic(self.space, &cands, cap, chosen);
     g.set_neighbours_locked(q, level, chosen);
   }
 
@@ -201,7 +195,6 @@ impl<T: Element> HnswIndex<T> {
   /// them; topping up drops exactly one candidate, the farthest one the heuristic did not pick.
   /// Distances are computed under `n`'s lock only (a per-node lock, never a global one).
   fn add_link(&self, g: &Graph<T>, n: u32, q: u32, level: usize, s: &mut Scratch) -> bool {
-    let kernel = self.kernel;
     let cap = g.cap_at(level);
     let _lock = g.locks[n as usize].lock();
     g.neighbours_locked(n, level, &mut s.buf);
@@ -213,19 +206,16 @@ impl<T: Element> HnswIndex<T> {
       g.set_neighbours_locked(n, level, &s.buf);
       return true;
     }
-    let vn = g.vector(n);
+    let sn = Scorer::node(g, self.space, n);
     let mut cands: Vec<Cand> = s
       .buf
       .iter()
       .chain(std::iter::once(&q))
-      .map(|&id| Cand {
-        d: kernel(vn, g.vector(id)),
-        id,
-      })
+      .map(|&id| Cand { d: sn.score(id), id })
       .collect();
     cands.sort_unstable();
     let mut chosen = Vec::with_capacity(cap);
-    g.select_heuristic(kernel, &cands, cap, &mut chosen);
+    g.select_heuristic(self.space, &cands, cap, &mut chosen);
     for c in &cands {
       if chosen.len() >= cap {
         break;
@@ -242,7 +232,6 @@ impl<T: Element> HnswIndex<T> {
   /// Used when no neighbour of a freshly linked node kept the reverse link: without one incoming
   /// link the node could never be found.
   fn force_link(&self, g: &Graph<T>, n: u32, q: u32, s: &mut Scratch) {
-    let kernel = self.kernel;
     let _lock = g.locks[n as usize].lock();
     g.neighbours_locked(n, 0, &mut s.buf);
     if s.buf.contains(&q) {
@@ -251,12 +240,12 @@ impl<T: Element> HnswIndex<T> {
     if s.buf.len() < g.m0 {
       s.buf.push(q);
     } else {
-      let vn = g.vector(n);
+      let sn = Scorer::node(g, self.space, n);
       let far = s
         .buf
         .iter()
         .enumerate()
-        .map(|(i, &w)| (kernel(vn, g.vector(w)), i))
+        .map(|(i, &w)| (sn.score(w), i))
         .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
       match far {
         Some((_, i)) => s.buf[i] = q,
@@ -275,7 +264,7 @@ impl<T: Element> HnswIndex<T> {
 /// Returns the new graph and the map old slot → new slot (`u32::MAX` for dropped slots).
 pub(crate) fn compact_graph<T: Element>(
   old: &Graph<T>,
-  kernel: Kernel<T>,
+  space: Space<T>,
   threads_one: bool,
 ) -> Result<(Graph<T>, Vec<u32>)> {
   use rayon::prelude::*;
@@ -290,7 +279,7 @@ pub(crate) fn compact_graph<T: Element>(
   }
   // The old graph already holds more than this, so failing here means memory is nearly gone; the
   // error leaves the index as it was.
-  let mut new = Graph::new(old.row_len, old.m, live.len().max(16))?;
+  let mut new = Graph::new(old.row_len, old.m, live.len().max(16), old.cosine)?;
   for &slot in &live {
     new.push(
       old.keys[slot as usize],
@@ -343,18 +332,12 @@ pub(crate) fn compact_graph<T: Element>(
         }
         ids.sort_unstable();
         ids.dedup();
-        let vs = old.vector(slot);
-        let mut cands: Vec<Cand> = ids
-          .into_iter()
-          .map(|id| Cand {
-            d: kernel(vs, old.vector(id)),
-            id,
-          })
-          .collect();
+        let ss = Scorer::node(old, space, slot);
+        let mut cands: Vec<Cand> = ids.into_iter().map(|id| Cand { d: ss.score(id), id }).collect();
         cands.sort_unstable();
         list = Vec::new();
         let cap = old.cap_at(level);
-        old.select_heuristic(kernel, &cands, cap, &mut list);
+        old.select_heuristic(space, &cands, cap, &mut list);
         // Keep pruned connections (the paper's keepPrunedConnections): a repaired list has just lost
         // the routes its deleted neighbours provided, so it is topped up with the nearest remaining
         // candidates rather than left short.
@@ -398,7 +381,7 @@ pub(crate) fn compact_graph<T: Element>(
 /// neighbour that keeps another incoming link (so fixing one orphan never makes another).
 pub(crate) fn connect_orphans<T: Element>(
   g: &Graph<T>,
-  kernel: Kernel<T>,
+  space: Space<T>,
   entry: u32,
   ef: usize,
   s: &mut Scratch,
@@ -440,13 +423,13 @@ pub(crate) fn connect_orphans<T: Element>(
     if reach[u as usize] {
       continue;
     }
-    let vu = g.vector(u);
+    let su = Scorer::node(g, space, u);
     let start = Cand {
-      d: kernel(vu, g.vector(entry)),
+      d: su.score(entry),
       id: entry,
     };
     // From the entry point the walk only ever sees reachable nodes; `u` itself is not among them.
-    g.search_layer(kernel, vu, &[start], ef, 0, &|id| id != u, s);
+    g.search_layer(&su, &[start], ef, 0, &|id| id != u, s);
     found.clear();
     found.extend(s.results.drain());
     found.sort_unstable();
@@ -457,12 +440,12 @@ pub(crate) fn connect_orphans<T: Element>(
         buf.push(u);
         g.set_neighbours_locked(v, 0, &buf);
       } else {
-        let vv = g.vector(v);
+        let sv = Scorer::node(g, space, v);
         let victim = buf
           .iter()
           .enumerate()
           .filter(|(_, &w)| indeg.get(w as usize).is_some_and(|&d| d >= 2))
-          .map(|(i, &w)| (kernel(vv, g.vector(w)), i, w))
+          .map(|(i, &w)| (sv.score(w), i, w))
           .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let Some((_, i, w)) = victim else { continue };
         buf[i] = u;

@@ -63,7 +63,7 @@ use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 
 use super::build::SplitMix64;
-use super::graph::{Graph, MappedRows, Vectors, MAX_LEVEL, NO_UPPER};
+use super::graph::{Graph, MappedRows, Vectors, MAX_LEVEL};
 use super::visited::ScratchPool;
 use super::{check_ef, Entry, HnswIndex, MAX_M};
 use crate::error::{Context, Error, Result};
@@ -748,16 +748,17 @@ fn assemble<T: FileElement>(
     deleted,
     &parts.links0,
     &parts.links_up,
+    p.metric == crate::metric::Metric::Cosine,
   )?;
   debug_assert!(graph
-    .upper_start
+    .upper
     .iter()
-    .all(|&s| s == NO_UPPER || (s as usize) < graph.links_up.len()));
+    .all(|&(_, s)| (s as usize) < graph.links_up.len()));
   Ok(HnswIndex {
     metric: p.metric,
     dim: p.dim,
     row_len: p.row_len,
-    kernel: T::kernel(p.metric)?,
+    space: super::search::Space::new(p.metric)?,
     m: p.m,
     ef_construction: p.ef_construction,
     ml: 1.0 / (p.m as f64).ln(),

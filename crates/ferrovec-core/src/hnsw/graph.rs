@@ -13,7 +13,8 @@
 //!  [ n | id id id .. id ][ n | id id .. id ][ n | id .. id ][ n | id .. id ] ...
 //!    ^ count   slot 0         slot 1           slot 2          slot 3
 //!
-//!  upper_start: [ NONE | 0 | NONE | 2(m+1) | ... ]    first block of each node in links_up
+//!  upper: [ (1, 0) | (3, 2(m+1)) | ... ]    (slot, first block in links_up) of the nodes that have
+//!                                           upper levels, in slot order (binary-searched)
 //!  links_up (stride 1 + m, one block per level above 0, levels 1..=L in order):
 //!  [ n | id .. id ][ n | id .. id ][ n | id .. id ] ...
 //!    slot 1, lvl 1   slot 1, lvl 2   slot 3, lvl 1
@@ -22,24 +23,61 @@
 //! Why this layout: level 0 holds almost every edge and every search ends there, so its lists are one
 //! contiguous fixed-stride array addressed by `slot * (1 + m0)` (one multiply, no pointer chase, no
 //! per-node allocation). Only about 1/m of the nodes have upper levels, so those get variable-size
-//! blocks appended to a second array instead of reserving `max_level * (1 + m)` for everyone. Ids are
-//! `u32` (half the bytes of `usize`, and 4 billion nodes is far past what fits in memory here).
+//! blocks appended to a second array instead of reserving `max_level * (1 + m)` for everyone, and only
+//! those get an entry in `upper` (8 bytes per upper node, ~0.5 B per node, instead of a 4-byte start
+//! for every node; a binary search per upper-level list read costs nothing measurable, as searches
+//! read a few dozen upper lists against a thousand level-0 rows). Ids are `u32` (half the bytes of
+//! `usize`, and 4 billion nodes is far past what fits in memory here).
 //!
 //! Link words are `AtomicU32` so that lists can be rewritten through a shared reference while other
-//! threads search: a writer holds the node's lock (`locks[slot]`) while it changes the node's lists,
-//! and a reader takes the same lock while it copies a list out (no distance work under the lock).
-//! Relaxed loads and stores compile to plain moves on x86-64 and AArch64; the lock provides ordering.
+//! threads search: a writer holds the node's lock (`locks[slot]`) while it changes the node's lists.
+//! Insert's own bookkeeping reads lists under that lock too ([`Graph::neighbours_into`]), but the
+//! graph walks do not ([`Graph::walk_neighbours`]): the lock cost 7–10% of search and build time.
+//! That is safe because a writer stores the ids first and the count last (Release), and a walker
+//! loads the count (Acquire) and then the ids: a list read while it is rewritten can mix old and new
+//! ids, but every word is some slot id written earlier (or the initial 0), so the walk only ever
+//! sees real nodes and checks `id < len` anyway. hnswlib's search reads its lists the same way.
 //! Growth (reallocating these arrays) happens only under the index's write lock, see `mod.rs`.
+//!
+//! Cosine indexes also keep `inv_norms[slot] = 1/‖row‖` (4 B per node), so the walk scores cosine
+//! with one dot product per pair. It is derived from the rows (recomputed on load), never saved.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{
+  AtomicBool, AtomicU32,
+  Ordering::{Acquire, Relaxed, Release},
+};
 
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::metric::Element;
 
-/// `upper_start` value of a node that lives on level 0 only.
-pub(crate) const NO_UPPER: u32 = u32::MAX;
+/// Most bytes of a row [`Graph::prefetch_vector`] asks for. Measured on the walk's access pattern
+/// (`bench/rust`, ANALYSIS.md): prefetching whole rows pays up to ~1 KB; past that the hardware
+/// prefetcher follows the row on its own once the first lines are in flight.
+pub(crate) const PREFETCH_BYTES: usize = 1024;
+
+/// Prefetches `bytes` from `p` into all cache levels, one request per 64-byte line.
+#[inline]
+fn prefetch(p: *const i8, bytes: usize) {
+  #[cfg(target_arch = "x86_64")]
+  {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    let mut off = 0;
+    while off < bytes {
+      // SAFETY: a prefetch is a hint that never faults, whatever the address; `wrapping_add`
+      // keeps the pointer arithmetic itself defined.
+      unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+      off += 64;
+    }
+  }
+  #[cfg(not(target_arch = "x86_64"))]
+  let _ = (p, bytes);
+}
+
+/// What a list read finds for a level a node does not have (callers never ask; this keeps a wrong
+/// call an empty list rather than a panic).
+static NO_LIST: [AtomicU32; 1] = [AtomicU32::new(0)];
 
 /// The highest level a node may get. With m ≥ 2 the chance of drawing a level above 30 is below
 /// 2^-30 per node, so the cap never matters in practice but bounds the storage of any one node.
@@ -60,14 +98,19 @@ pub(crate) struct Graph<T: Element> {
   pub levels: Vec<u8>,
   pub deleted: Vec<AtomicBool>,
   pub links0: Vec<AtomicU32>,
-  pub upper_start: Vec<u32>,
+  /// `(slot, first block in links_up)` of every node with upper levels, in slot order.
+  pub upper: Vec<(u32, u32)>,
   pub links_up: Vec<AtomicU32>,
   pub locks: Vec<Mutex<()>>,
+  /// Whether `inv_norms` is kept (cosine indexes only).
+  pub cosine: bool,
+  /// `1/‖row‖` per slot (0 for a zero row) when `cosine`, else empty.
+  pub inv_norms: Vec<f32>,
 }
 
 impl<T: Element> Graph<T> {
   /// An empty graph with room for `cap` nodes, or an error if that much memory is not available.
-  pub fn new(row_len: usize, m: usize, cap: usize) -> Result<Self> {
+  pub fn new(row_len: usize, m: usize, cap: usize, cosine: bool) -> Result<Self> {
     let mut g = Graph {
       row_len,
       m,
@@ -79,9 +122,11 @@ impl<T: Element> Graph<T> {
       levels: Vec::new(),
       deleted: Vec::new(),
       links0: Vec::new(),
-      upper_start: Vec::new(),
+      upper: Vec::new(),
       links_up: Vec::new(),
       locks: Vec::new(),
+      cosine,
+      inv_norms: Vec::new(),
     };
     g.reserve_slots(cap)?;
     Ok(g)
@@ -112,10 +157,12 @@ impl<T: Element> Graph<T> {
       .map_err(|_| oom("vectors"))?;
     self.keys.try_reserve_exact(extra).map_err(|_| oom("keys"))?;
     self.levels.try_reserve_exact(extra).map_err(|_| oom("levels"))?;
-    self
-      .upper_start
-      .try_reserve_exact(extra)
-      .map_err(|_| oom("levels"))?;
+    if self.cosine {
+      self
+        .inv_norms
+        .try_reserve_exact(extra)
+        .map_err(|_| oom("norms"))?;
+    }
     self
       .deleted
       .try_reserve_exact(cap - self.deleted.len())
@@ -145,17 +192,19 @@ impl<T: Element> Graph<T> {
     }
     let slot = self.len as u32;
     self.vectors.extend_from_slice(row);
+    if self.cosine {
+      self.inv_norms.push(T::inv_norm(row));
+    }
     self.keys.push(key);
     self.levels.push(level);
-    if level == 0 {
-      self.upper_start.push(NO_UPPER);
-    } else {
+    if level > 0 {
       let start = self.links_up.len() as u32;
       let words = usize::from(level) * (1 + self.m);
       self
         .links_up
         .resize_with(self.links_up.len() + words, || AtomicU32::new(0));
-      self.upper_start.push(start);
+      // Slots only grow, so pushing keeps `upper` sorted.
+      self.upper.push((slot, start));
     }
     self.len += 1;
     slot
@@ -172,6 +221,34 @@ impl<T: Element> Graph<T> {
     let s = slot as usize * self.row_len;
     if let Ok(v) = self.vectors.owned_mut() {
       v[s..s + self.row_len].copy_from_slice(row);
+    }
+    if let Some(n) = self.inv_norms.get_mut(slot as usize) {
+      *n = T::inv_norm(row);
+    }
+  }
+
+  /// `1/‖row‖` of `slot` (cosine indexes; 0 otherwise).
+  #[inline]
+  pub fn inv_norm(&self, slot: u32) -> f32 {
+    self.inv_norms.get(slot as usize).copied().unwrap_or(0.0)
+  }
+
+  /// Asks the CPU to start loading `slot`'s row (up to [`PREFETCH_BYTES`]) into cache, so that
+  /// scoring it a few nodes later does not wait on memory. A hint only: it never faults.
+  #[inline]
+  pub fn prefetch_vector(&self, slot: u32) {
+    let bytes = (self.row_len * std::mem::size_of::<T>()).min(PREFETCH_BYTES);
+    let at = slot as usize * self.row_len;
+    if let Some(row) = self.vectors.as_slice().get(at..) {
+      prefetch(row.as_ptr().cast(), bytes);
+    }
+  }
+
+  /// Asks the CPU to start loading `slot`'s level-0 list (the next node the walk will expand).
+  #[inline]
+  pub fn prefetch_links0(&self, slot: u32) {
+    if let Some(list) = self.links0.get(slot as usize * (1 + self.m0)..) {
+      prefetch(list.as_ptr().cast(), (1 + self.m0) * 4);
     }
   }
 
@@ -202,12 +279,16 @@ impl<T: Element> Graph<T> {
       let s = slot as usize * (1 + self.m0);
       &self.links0[s..s + 1 + self.m0]
     } else {
-      let s = self.upper_start[slot as usize] as usize + (level - 1) * (1 + self.m);
-      &self.links_up[s..s + 1 + self.m]
+      let Ok(i) = self.upper.binary_search_by_key(&slot, |&(s, _)| s) else {
+        return &NO_LIST;
+      };
+      let s = self.upper[i].1 as usize + (level - 1) * (1 + self.m);
+      self.links_up.get(s..s + 1 + self.m).unwrap_or(&NO_LIST)
     }
   }
 
-  /// Copies `slot`'s neighbours on `level` into `out` (cleared first), under the node's lock.
+  /// Copies `slot`'s neighbours on `level` into `out` (cleared first), under the node's lock: a
+  /// consistent snapshot, for insert's bookkeeping, compaction and fingerprints.
   #[inline]
   pub fn neighbours_into(&self, slot: u32, level: usize, out: &mut Vec<u32>) {
     out.clear();
@@ -217,14 +298,25 @@ impl<T: Element> Graph<T> {
     out.extend(list[1..=n].iter().map(|w| w.load(Relaxed)));
   }
 
-  /// Replaces `slot`'s list on `level`. The caller holds `locks[slot]`.
+  /// Copies `slot`'s neighbours on `level` into `out` (cleared first) without the lock, for the
+  /// graph walks: while a writer rewrites the list, the copy may mix old and new ids (module docs).
+  #[inline]
+  pub fn walk_neighbours(&self, slot: u32, level: usize, out: &mut Vec<u32>) {
+    out.clear();
+    let list = self.list(slot, level);
+    let n = (list[0].load(Acquire) as usize).min(list.len() - 1);
+    out.extend(list[1..=n].iter().map(|w| w.load(Relaxed)));
+  }
+
+  /// Replaces `slot`'s list on `level`. The caller holds `locks[slot]`. Ids first, count last
+  /// (Release), for [`Graph::walk_neighbours`].
   pub fn set_neighbours_locked(&self, slot: u32, level: usize, ids: &[u32]) {
     let list = self.list(slot, level);
     let n = ids.len().min(list.len() - 1);
     for (w, &id) in list[1..=n].iter().zip(ids) {
       w.store(id, Relaxed);
     }
-    list[0].store(n as u32, Relaxed);
+    list[0].store(n as u32, Release);
   }
 
   /// Reads `slot`'s list on `level` without taking the lock. The caller holds `locks[slot]`.
@@ -274,6 +366,7 @@ impl<T: Element> Graph<T> {
     deleted: impl Iterator<Item = bool>,
     links0: &[u32],
     links_up: &[u32],
+    cosine: bool,
   ) -> Result<Self> {
     let len = keys.len();
     let oom = || Error::invalid_argument(format!("not enough memory to load a graph of {len} nodes"));
@@ -283,14 +376,13 @@ impl<T: Element> Graph<T> {
       v.extend(words.iter().map(|&w| AtomicU32::new(w)));
       Ok(v)
     };
-    let mut upper_start = Vec::new();
-    upper_start.try_reserve_exact(len).map_err(|_| oom())?;
+    let mut upper = Vec::new();
     let mut at: usize = 0;
-    for &l in &levels {
-      if l == 0 {
-        upper_start.push(NO_UPPER);
-      } else {
-        upper_start.push(u32::try_from(at).map_err(|_| oom())?);
+    for (slot, &l) in levels.iter().enumerate() {
+      if l > 0 {
+        let start = u32::try_from(at).map_err(|_| oom())?;
+        upper.try_reserve(1).map_err(|_| oom())?;
+        upper.push((slot as u32, start));
         at += usize::from(l) * (1 + m);
       }
     }
@@ -301,6 +393,19 @@ impl<T: Element> Graph<T> {
     let mut locks = Vec::new();
     locks.try_reserve_exact(len).map_err(|_| oom())?;
     locks.resize_with(len, || Mutex::new(()));
+    let mut inv_norms = Vec::new();
+    if cosine {
+      // Not in the file: derived from the rows (for a mapped file this reads every row once).
+      inv_norms.try_reserve_exact(len).map_err(|_| oom())?;
+      inv_norms.extend(
+        vectors
+          .as_slice()
+          .chunks_exact(row_len.max(1))
+          .take(len)
+          .map(T::inv_norm),
+      );
+      inv_norms.resize(len, 0.0);
+    }
     Ok(Graph {
       row_len,
       m,
@@ -312,21 +417,24 @@ impl<T: Element> Graph<T> {
       levels,
       deleted: deleted_v,
       links0: atomics(links0)?,
-      upper_start,
+      upper,
       links_up: atomics(links_up)?,
       locks,
+      cosine,
+      inv_norms,
     })
   }
 
-  /// Bytes held by the graph structure (links, levels, flags, locks).
+  /// Bytes held by the graph structure (links, levels, flags, locks, cosine norms).
   pub fn graph_bytes(&self) -> usize {
     use std::mem::size_of;
     self.links0.capacity() * size_of::<AtomicU32>()
       + self.links_up.capacity() * size_of::<AtomicU32>()
-      + self.upper_start.capacity() * size_of::<u32>()
+      + self.upper.capacity() * size_of::<(u32, u32)>()
       + self.levels.capacity()
       + self.deleted.capacity() * size_of::<AtomicBool>()
       + self.locks.capacity() * size_of::<Mutex<()>>()
+      + self.inv_norms.capacity() * size_of::<f32>()
   }
 }
 

@@ -54,12 +54,13 @@ use rayon::prelude::*;
 use self::build::{compact_graph, connect_orphans, SplitMix64};
 pub use self::file::{AnyHnswIndex, OpenOptions};
 use self::graph::Graph;
+use self::search::{Scorer, Space};
 pub use self::visited::SearchStats;
 use self::visited::{Cand, Scratch, ScratchPool};
 use crate::batch::{check_batch, check_queries};
 use crate::error::{Error, Result};
 use crate::flat::{check_k, check_params, BatchResult};
-use crate::metric::{Element, Kernel, Metric};
+use crate::metric::{Element, Metric};
 use crate::topk::{Neighbor, TopK};
 
 /// Default links per node on levels above 0 (level 0 gets twice as many).
@@ -152,7 +153,8 @@ pub struct SearchOptions<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HnswMemoryUsage {
   pub vectors: usize,
-  /// Neighbour lists, levels, tombstones, node locks and pooled search scratch.
+  /// Neighbour lists, levels, tombstones, node locks, pooled search scratch, and (cosine) the rows'
+  /// inverse norms.
   pub graph: usize,
   /// Slot → key array and key → slot map.
   pub keys: usize,
@@ -173,7 +175,7 @@ pub struct HnswIndex<T: Element> {
   metric: Metric,
   dim: usize,
   row_len: usize,
-  kernel: Kernel<T>,
+  space: Space<T>,
   m: usize,
   ef_construction: usize,
   ml: f64,
@@ -213,8 +215,8 @@ impl<T: Element> HnswIndex<T> {
   /// An empty index.
   pub fn new(p: HnswParams) -> Result<Self> {
     let row_len = check_params::<T>(p.dim, p.metric)?;
-    // Resolved once: the graph code calls this plain function pointer and never branches on metric.
-    let kernel = T::kernel(p.metric)?;
+    // Resolved once: the graph code calls a plain function pointer for the metric.
+    let space = Space::new(p.metric)?;
     if p.m < 2 || p.m > MAX_M {
       return Err(Error::invalid_argument(format!(
         "m must be an integer in 2..={MAX_M}, got {}",
@@ -240,7 +242,7 @@ impl<T: Element> HnswIndex<T> {
       metric: p.metric,
       dim: p.dim,
       row_len,
-      kernel,
+      space,
       m: p.m,
       ef_construction: p.ef_construction,
       ml: 1.0 / (p.m as f64).ln(),
@@ -248,7 +250,7 @@ impl<T: Element> HnswIndex<T> {
       build_threads: p.build_threads,
       ef_search: AtomicUsize::new(p.ef_search),
       live: AtomicUsize::new(0),
-      graph: RwLock::new(Graph::new(row_len, p.m, p.capacity)?),
+      graph: RwLock::new(Graph::new(row_len, p.m, p.capacity, space.needs_norms())?),
       keymap: RwLock::new(HashMap::new()),
       entry: RwLock::new(None),
       top_lock: Mutex::new(()),
@@ -564,17 +566,11 @@ impl<T: Element> HnswIndex<T> {
         // Nothing to drop, but churn (upserts, pruning) can still have left a node without incoming
         // links; reconnecting works in place under the read lock, so searches keep running.
         if let Some(e) = *self.entry.read() {
-          connect_orphans(
-            &g,
-            self.kernel,
-            e.node,
-            self.ef_construction,
-            &mut self.pool.get(),
-          );
+          connect_orphans(&g, self.space, e.node, self.ef_construction, &mut self.pool.get());
         }
         return Ok(0);
       }
-      let (new, remap) = compact_graph(&g, self.kernel, self.build_threads == 1)?;
+      let (new, remap) = compact_graph(&g, self.space, self.build_threads == 1)?;
       let old_entry = *self.entry.read();
       let mut entry = old_entry.and_then(|e| {
         let ns = remap.get(e.node as usize).copied().unwrap_or(u32::MAX);
@@ -595,7 +591,7 @@ impl<T: Element> HnswIndex<T> {
       if let Some(e) = entry {
         connect_orphans(
           &new,
-          self.kernel,
+          self.space,
           e.node,
           self.ef_construction,
           &mut self.pool.get(),
@@ -715,19 +711,19 @@ impl<T: Element> HnswIndex<T> {
   fn search_one(&self, p: &Plan<'_, T>, q: &[T], s: &mut Scratch) -> (Vec<Neighbor>, SearchStats) {
     s.stats = SearchStats::default();
     let g = p.g;
-    let kernel = self.kernel;
+    let sc = Scorer::query(g, self.space, q);
     if !p.exact {
       if let Some(ep) = p.entry {
         let mut cur = Cand {
-          d: kernel(q, g.vector(ep.node)),
+          d: sc.score(ep.node),
           id: ep.node,
         };
         s.stats.distances += 1;
         for lc in (1..=usize::from(ep.level)).rev() {
-          cur = g.greedy(kernel, q, cur, lc, s);
+          cur = g.greedy(&sc, cur, lc, s);
         }
         let accept = |id: u32| !g.is_deleted(id) && p.filter.is_none_or(|f| f.allows(id));
-        g.search_layer(kernel, q, &[cur], p.ef, 0, &accept, s);
+        g.search_layer(&sc, &[cur], p.ef, 0, &accept, s);
         let mut top = TopK::new(p.k);
         for c in s.results.drain() {
           top.push(g.keys[c.id as usize], c.d);
@@ -746,7 +742,7 @@ impl<T: Element> HnswIndex<T> {
       Some(f) => {
         for &slot in &f.slots {
           if !g.is_deleted(slot) {
-            top.push(g.keys[slot as usize], kernel(q, g.vector(slot)));
+            top.push(g.keys[slot as usize], sc.score(slot));
           }
         }
         s.stats.distances += f.slots.len() as u64;
@@ -754,7 +750,7 @@ impl<T: Element> HnswIndex<T> {
       None => {
         for slot in 0..g.len as u32 {
           if !g.is_deleted(slot) {
-            top.push(g.keys[slot as usize], kernel(q, g.vector(slot)));
+            top.push(g.keys[slot as usize], sc.score(slot));
             s.stats.distances += 1;
           }
         }

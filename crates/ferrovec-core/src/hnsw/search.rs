@@ -1,32 +1,108 @@
-//! The graph walks shared by search and insert (HNSW paper, Malkov & Yashunin 2018, algorithms 2 and 4).
+//! The graph walks shared by search and insert (HNSW paper, Malkov & Yashunin 2018, algorithms 2 and 4),
+//! and [`Scorer`], the one place where the walks turn (query, node) into a distance.
 
 use std::cmp::Reverse;
 
 use super::graph::Graph;
 use super::visited::{Cand, Scratch};
-use crate::metric::{Element, Kernel};
+use crate::metric::{cosine_from_dot, Element, Finish, Metric, RawKernel};
+use crate::Result;
+
+/// How an index scores pairs: resolved once per index from the metric.
+#[derive(Clone, Copy)]
+pub(crate) struct Space<T: Element> {
+  raw: RawKernel<T>,
+  finish: Finish,
+}
+
+impl<T: Element> Space<T> {
+  pub fn new(metric: Metric) -> Result<Self> {
+    let (raw, finish) = T::walk_kernel(metric)?;
+    Ok(Space { raw, finish })
+  }
+
+  /// Whether the graph must keep per-node inverse norms for this space.
+  pub fn needs_norms(&self) -> bool {
+    self.finish == Finish::Cosine
+  }
+}
+
+/// A query prepared for scoring against the nodes of one graph: every distance the walks, the
+/// heuristic and exact fallback compute goes through [`Scorer::score`]. This is the seam where
+/// another representation (quantised codes, a different kernel) plugs in.
+///
+/// Cosine is scored as one dot product times the two inverse norms (the query's computed here once,
+/// the node's stored at insert), not simsimd's `cos`, which computes three products per pair.
+pub(crate) struct Scorer<'a, T: Element> {
+  g: &'a Graph<T>,
+  space: Space<T>,
+  q: &'a [T],
+  q_inv: f32,
+}
+
+impl<'a, T: Element> Scorer<'a, T> {
+  /// Scores `q` (a row of `g.row_len` elements, validated by the caller) against `g`'s nodes.
+  pub fn query(g: &'a Graph<T>, space: Space<T>, q: &'a [T]) -> Self {
+    let q_inv = if space.finish == Finish::Cosine {
+      T::inv_norm(q)
+    } else {
+      0.0
+    };
+    Scorer { g, space, q, q_inv }
+  }
+
+  /// Scores node `slot` of `g` against the other nodes (its norm is already stored).
+  pub fn node(g: &'a Graph<T>, space: Space<T>, slot: u32) -> Self {
+    Scorer {
+      g,
+      space,
+      q: g.vector(slot),
+      q_inv: g.inv_norm(slot),
+    }
+  }
+
+  /// The distance from the query to node `slot`.
+  #[inline]
+  pub fn score(&self, slot: u32) -> f32 {
+    let r = (self.space.raw)(self.q, self.g.vector(slot));
+    match self.space.finish {
+      Finish::Raw => r as f32,
+      Finish::OneMinus => (1.0 - r) as f32,
+      Finish::Cosine => cosine_from_dot(r, self.q_inv, self.g.inv_norm(slot)),
+    }
+  }
+
+  /// Starts loading what [`Scorer::score`] will read for `slot`.
+  #[inline]
+  pub fn prefetch(&self, slot: u32) {
+    self.g.prefetch_vector(slot);
+  }
+}
+
+/// How many nodes ahead of the one being scored the walk prefetches rows. Measured in `bench/rust`
+/// (ANALYSIS.md): far enough for a row to arrive while ~2–4 others are scored, near enough that it
+/// is still in L1 when its turn comes.
+const PREFETCH_AHEAD: usize = 2;
 
 impl<T: Element> Graph<T> {
   /// Greedy descent on one upper level (the paper's SEARCH-LAYER with ef = 1): moves to the closest
   /// neighbour until no neighbour is closer. Returns the local minimum.
-  pub(crate) fn greedy(
-    &self,
-    kernel: Kernel<T>,
-    q: &[T],
-    start: Cand,
-    level: usize,
-    s: &mut Scratch,
-  ) -> Cand {
+  pub(crate) fn greedy(&self, sc: &Scorer<'_, T>, start: Cand, level: usize, s: &mut Scratch) -> Cand {
     let mut cur = start;
     loop {
       let mut changed = false;
-      self.neighbours_into(cur.id, level, &mut s.buf);
+      self.walk_neighbours(cur.id, level, &mut s.buf);
+      s.buf.retain(|&n| (n as usize) < self.len);
       s.stats.visited += 1;
-      for &n in &s.buf {
-        if n as usize >= self.len {
-          continue;
+      for &n in s.buf.iter().take(PREFETCH_AHEAD) {
+        sc.prefetch(n);
+      }
+      for i in 0..s.buf.len() {
+        if let Some(&next) = s.buf.get(i + PREFETCH_AHEAD) {
+          sc.prefetch(next);
         }
-        let d = kernel(q, self.vector(n));
+        let n = s.buf[i];
+        let d = sc.score(n);
         s.stats.distances += 1;
         // Ties move to the smaller slot, so the walk is deterministic and cannot cycle.
         let c = Cand { d, id: n };
@@ -52,8 +128,7 @@ impl<T: Element> Graph<T> {
   #[allow(clippy::too_many_arguments)]
   pub(crate) fn search_layer(
     &self,
-    kernel: Kernel<T>,
-    q: &[T],
+    sc: &Scorer<'_, T>,
     entries: &[Cand],
     ef: usize,
     level: usize,
@@ -79,14 +154,27 @@ impl<T: Element> Graph<T> {
       if s.results.len() >= ef && s.results.peek().is_some_and(|w| c.d > w.d) {
         break;
       }
-      self.neighbours_into(c.id, level, &mut s.buf);
-      s.stats.visited += 1;
-      for i in 0..s.buf.len() {
-        let n = s.buf[i];
-        if n as usize >= self.len || !s.visited.insert(n) {
-          continue;
+      // The next node to expand is probably the current best candidate: start loading its list.
+      if level == 0 {
+        if let Some(Reverse(next)) = s.candidates.peek() {
+          self.prefetch_links0(next.id);
         }
-        let d = kernel(q, self.vector(n));
+      }
+      self.walk_neighbours(c.id, level, &mut s.buf);
+      s.stats.visited += 1;
+      // Marking visited first leaves only the rows that will be scored, so the prefetches below
+      // are never wasted on a node already seen.
+      let (len, visited) = (self.len, &mut s.visited);
+      s.buf.retain(|&n| (n as usize) < len && visited.insert(n));
+      for &n in s.buf.iter().take(PREFETCH_AHEAD) {
+        sc.prefetch(n);
+      }
+      for i in 0..s.buf.len() {
+        if let Some(&next) = s.buf.get(i + PREFETCH_AHEAD) {
+          sc.prefetch(next);
+        }
+        let n = s.buf[i];
+        let d = sc.score(n);
         s.stats.distances += 1;
         let full = s.results.len() >= ef;
         if full && s.results.peek().is_some_and(|w| d > w.d) {
@@ -95,9 +183,13 @@ impl<T: Element> Graph<T> {
         let cand = Cand { d, id: n };
         s.candidates.push(Reverse(cand));
         if accept(n) {
-          s.results.push(cand);
-          if s.results.len() > ef {
-            s.results.pop();
+          if !full {
+            s.results.push(cand);
+          } else if let Some(mut worst) = s.results.peek_mut() {
+            // Same set as push-then-pop, with one sift instead of two.
+            if cand < *worst {
+              *worst = cand;
+            }
           }
         }
       }
@@ -109,7 +201,7 @@ impl<T: Element> Graph<T> {
   /// candidate only if it is closer to the base than to every neighbour kept so far. This spreads
   /// links across directions instead of spending them all on one tight cluster, which is what keeps
   /// the graph navigable on clustered data.
-  pub(crate) fn select_heuristic(&self, kernel: Kernel<T>, sorted: &[Cand], m: usize, out: &mut Vec<u32>) {
+  pub(crate) fn select_heuristic(&self, space: Space<T>, sorted: &[Cand], m: usize, out: &mut Vec<u32>) {
     out.clear();
     if sorted.len() <= m {
       // Everything fits; pruning would only throw links away.
@@ -121,8 +213,8 @@ impl<T: Element> Graph<T> {
       if kept.len() >= m {
         break;
       }
-      let vc = self.vector(c.id);
-      if kept.iter().all(|k| kernel(vc, self.vector(k.id)) >= c.d) {
+      let sc = Scorer::node(self, space, c.id);
+      if kept.iter().all(|k| sc.score(k.id) >= c.d) {
         kept.push(c);
       }
     }
