@@ -121,6 +121,86 @@ fn hamming_u8(a: &[u8], b: &[u8]) -> f32 {
   u8::hamming(a, b).map_or(f32::NAN, |d| d as f32)
 }
 
+/// Quantised-code kernels (the `quant` module's only route to simsimd). Each returns the raw value
+/// the quantiser's correction algebra needs, not a finished distance.
+pub mod codes {
+  use simsimd::SpatialSimilarity;
+
+  /// The raw inner product `Σ aᵢbᵢ` of two signed 8-bit code rows (exact: |Σ| ≤ 127²·dim < 2²⁴
+  /// for every supported dim up to 1024, and an `f64` from simsimd above that).
+  #[inline]
+  pub fn dot_i8(a: &[i8], b: &[i8]) -> f32 {
+    <i8 as SpatialSimilarity>::dot(a, b).map_or(f32::NAN, |p| p as f32)
+  }
+
+  /// Differing bits between two packed bit rows.
+  #[inline]
+  pub fn hamming(a: &[u8], b: &[u8]) -> f32 {
+    super::hamming_u8(a, b)
+  }
+
+  use simsimd::f16;
+
+  /// An f16 kernel over raw binary16 bit patterns.
+  pub type F16Kernel = fn(&[u16], &[u16]) -> f32;
+
+  /// The binary16 bit pattern nearest to `x` (simsimd's conversion).
+  #[inline]
+  pub fn f16_from_f32(x: f32) -> u16 {
+    f16::from_f32(x).0
+  }
+
+  /// The value of a binary16 bit pattern.
+  #[inline]
+  pub fn f16_to_f32(h: u16) -> f32 {
+    f16(h).to_f32()
+  }
+
+  #[inline]
+  fn as_f16(v: &[u16]) -> &[f16] {
+    // SAFETY: `simsimd::f16` is `#[repr(transparent)]` over `u16`, so the two slices have the same
+    // layout, length and alignment; the borrow's lifetime carries over unchanged.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f16>(), v.len()) }
+  }
+
+  fn cos_f16(a: &[u16], b: &[u16]) -> f32 {
+    <f16 as SpatialSimilarity>::cos(as_f16(a), as_f16(b)).map_or(f32::NAN, |d| d.clamp(0.0, 2.0) as f32)
+  }
+
+  fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
+    <f16 as SpatialSimilarity>::dot(as_f16(a), as_f16(b)).map_or(f32::NAN, |p| (1.0 - p) as f32)
+  }
+
+  fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 {
+    <f16 as SpatialSimilarity>::l2sq(as_f16(a), as_f16(b)).map_or(f32::NAN, |d| d as f32)
+  }
+
+  /// The f16 kernel of `metric`, with the same definitions as the f32 ones (smaller is closer).
+  /// `hamming` never gets here (quantisation refuses it); it maps to l2sq to stay total.
+  pub fn f16_kernel(metric: super::Metric) -> F16Kernel {
+    match metric {
+      super::Metric::Cosine => cos_f16,
+      super::Metric::Dot => dot_f16,
+      super::Metric::L2 | super::Metric::Hamming => l2sq_f16,
+    }
+  }
+
+  /// Names of the kernels each code type runs on, for `nativeInfo()`: simsimd picks the backend at
+  /// run time, so the names are the simsimd entry points plus the backends it dispatches to.
+  pub fn kernel_names() -> Vec<(&'static str, &'static str)> {
+    vec![
+      ("f32", "simsimd cos/dot/l2sq_f32 + ferrovec tile kernels"),
+      ("f16", "simsimd cos/dot/l2sq_f16"),
+      ("int8", "simsimd dot_i8 + per-vector corrections"),
+      ("binary", "simsimd hamming_b8"),
+      (
+        "pq",
+        "ferrovec lookup-table sum (per-query table, 256 entries per sub-vector)",
+      ),
+    ]
+  }
+}
+
 /// A component type that rows of an index are made of.
 pub trait Element: Copy + Send + Sync + Default + fmt::Debug + 'static {
   /// Human name of the storage, for messages (`"f32"`, `"packed bits"`).
