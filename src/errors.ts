@@ -23,6 +23,7 @@ export type ErrorCode =
   | InvalidInputCode
   | StorageCode
   | 'ERR_DUPLICATE_KEY'
+  | 'ERR_NOT_TRAINED'
   | 'ERR_NATIVE'
   // The embedding layer (src/embed/errors.ts): one code per thing the caller can do something about.
   | 'ERR_EMBEDDING_AUTH'
@@ -71,6 +72,18 @@ export class DuplicateKeyError extends FerrovecError {
   declare readonly code: 'ERR_DUPLICATE_KEY'
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_DUPLICATE_KEY', message, options)
+  }
+}
+
+/**
+ * A quantised index was searched before its quantiser was trained, or given vectors while automatic
+ * training is off and `train()` has not run. Nothing was changed: add more vectors (it trains itself
+ * at `trainAfter`) or call `train(sample)`.
+ */
+export class NotTrainedError extends FerrovecError {
+  declare readonly code: 'ERR_NOT_TRAINED'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NOT_TRAINED', message, options)
   }
 }
 
@@ -129,6 +142,7 @@ export function errorFor(code: string, message: string, cause?: unknown): Ferrov
   const options = cause === undefined ? undefined : { cause }
   if (INVALID_INPUT.has(code)) return new InvalidInputError(code as InvalidInputCode, message, options)
   if (code === 'ERR_DUPLICATE_KEY') return new DuplicateKeyError(message, options)
+  if (code === 'ERR_NOT_TRAINED') return new NotTrainedError(message, options)
   if (code === 'ERR_CORRUPT_FILE') return new CorruptFileError(message, options)
   if (code === 'ERR_UNSUPPORTED_VERSION') return new UnsupportedVersionError(message, options)
   if (code === 'ERR_IO') return new IoError(message, options)

@@ -6,6 +6,8 @@ export type {
   FlatIndexOptions,
   LoadOptions,
   MemoryUsage,
+  Quantization,
+  QuantizationInfo,
   SearchOptions,
   SearchResult,
 } from './flat.js'
@@ -32,6 +34,7 @@ export {
   FerrovecError,
   InvalidInputError,
   IoError,
+  NotTrainedError,
   ReadOnlyError,
   StorageError,
   UnsupportedVersionError,

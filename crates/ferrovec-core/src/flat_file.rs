@@ -15,7 +15,7 @@
 //!  │        │                               │ oversample f32 │ pq m u32 │ pq iterations u32 │  │
 //!  │        │                               │ pq sample u64 │ trainAfter u64 (0 = manual) │    │
 //!  │        │                               │ seed u64      flags: 1 keepOriginals, 2 binary │
-//!  │        │                               │ centering, 4 trained                             │
+//!  │        │                               │ centering, 4 trained; truncate: dims in pq m     │
 //!  │ "QPRM" │ quantiser parameters          │ trained only; see `quant::AnyQuantizer`          │
 //!  │ "QCOD" │ count × code_len bytes        │ trained only; codes parallel to KEYS             │
 //!  └────────┴───────────────────────────────┴──────────────────────────────────────────────────┘
@@ -328,6 +328,7 @@ const QSPEC_F16: u32 = 1;
 const QSPEC_INT8: u32 = 2;
 const QSPEC_BINARY: u32 = 3;
 const QSPEC_PQ: u32 = 4;
+const QSPEC_TRUNCATE: u32 = 5;
 
 fn encode_quant_options(o: &QuantOptions, trained: bool) -> Vec<u8> {
   let (code, center, quantile, m, iterations, sample) = match o.spec {
@@ -339,6 +340,8 @@ fn encode_quant_options(o: &QuantOptions, trained: bool) -> Vec<u8> {
       iterations,
       sample,
     } => (QSPEC_PQ, false, 0.0, m, iterations, sample),
+    // The kept dims travel in the `m` field.
+    QuantSpec::Truncate { dims } => (QSPEC_TRUNCATE, false, 0.0, dims, 0, 0),
   };
   let bit = |on: bool, flag: u32| if on { flag } else { 0 };
   let flags = bit(o.keep_originals, QFLAG_KEEP) | bit(center, QFLAG_CENTER) | bit(trained, QFLAG_TRAINED);
@@ -387,6 +390,7 @@ fn decode_quant_options<B: AsRef<[u8]>>(c: &Container<B>) -> Result<(QuantOption
       sample: usize::try_from(sample)
         .map_err(|_| corrupt_in(QUANT_OPTIONS, format!("pq sample {sample} is out of range")))?,
     },
+    QSPEC_TRUNCATE => QuantSpec::Truncate { dims: m },
     other => {
       return Err(c.unknown_value(
         format!("section {QUANT_OPTIONS}: type"),

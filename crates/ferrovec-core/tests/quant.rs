@@ -687,3 +687,53 @@ fn damaged_quantization_sections_are_corrupt_file_errors() {
     );
   }
 }
+
+#[test]
+fn truncation_scores_the_prefix_and_rescores_at_full_dimension() {
+  let (dim, n, k) = (48, 500, 5);
+  let data = embeddings(17, n, dim, 5);
+  let queries = embeddings(18, 4, dim, 5);
+  let ks = keys(n);
+  for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+    let q = train(&QuantSpec::Truncate { dims: 16 }, dim, metric, &[], 0);
+    let codes = q.encode_rows(&data, dim);
+    with_quantizer!(&q, |qz| {
+      let p = qz.prepare(&queries[..dim]);
+      for (row, code) in data.chunks_exact(dim).zip(codes.chunks_exact(qz.code_len())) {
+        // Cosine and dot compare prefixes by angle; l2 by raw squared distance.
+        let want = if metric == Metric::L2 {
+          reference::l2sq(&queries[..16], &row[..16])
+        } else {
+          reference::cosine(&queries[..16], &row[..16])
+        };
+        let got = f64::from(qz.score(&p, code));
+        assert!(
+          (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+          "{metric}: {got} vs {want}"
+        );
+      }
+    });
+    // Rescoring everything gives exact full-dimension search.
+    let mut o = QuantOptions::new(QuantSpec::Truncate { dims: 16 });
+    o.oversample = n as f32;
+    let mut idx = index(dim, metric, o);
+    assert!(idx.is_trained(), "truncation needs no training");
+    idx.add_batch(&ks, &data, false).unwrap();
+    let mut exact_idx = FlatIndex::<f32>::new(dim, metric).unwrap();
+    exact_idx.add_batch(&ks, &data, false).unwrap();
+    assert_eq!(
+      idx.search_batch(&queries, k, None).unwrap().keys,
+      exact_idx.search_batch(&queries, k, None).unwrap().keys,
+      "{metric}"
+    );
+  }
+  let r = QuantizedFlatIndex::new(
+    dim,
+    Metric::Cosine,
+    QuantOptions::new(QuantSpec::Truncate { dims: 49 }),
+  );
+  assert!(r.as_ref().err().is_some_and(|e| e
+    .to_string()
+    .contains("truncate dims must be an integer in 1..=48")));
+  assert_eq!(code_of(r), "ERR_INVALID_ARGUMENT");
+}

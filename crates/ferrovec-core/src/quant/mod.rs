@@ -13,6 +13,7 @@
 //! | `int8`   | `dim + 8` (codes + 2 × f32)   | per-dim means, clipped range   | simsimd `dot_i8` + corrections   |
 //! | `binary` | `⌈dim/8⌉`                     | per-dim means (centering)      | simsimd Hamming                  |
 //! | `pq`     | `m`                           | k-means, 256 centroids per sub | per-query lookup table           |
+//! | `truncate` | `4·dims` (Matryoshka prefix) | nothing                        | f32 kernel on the prefix         |
 //!
 //! A score is *smaller-is-closer* like every distance in ferrovec. For `f16`, `int8` and `pq` it is
 //! already an estimate of the metric's distance; `binary` scores the raw Hamming count (cheapest in
@@ -27,6 +28,7 @@ pub mod f16;
 pub mod flat;
 pub mod int8;
 pub mod pq;
+pub mod truncate;
 
 use crate::error::{Context, Error, Result};
 use crate::format::codec::LeReader;
@@ -37,6 +39,7 @@ pub use f16::F16Quantizer;
 pub use flat::{QuantOptions, QuantizedFlatIndex};
 pub use int8::Int8Quantizer;
 pub use pq::PqQuantizer;
+pub use truncate::TruncateQuantizer;
 
 /// One quantiser: encodes vectors into fixed-size codes and scores prepared queries against them.
 pub trait Quantizer: Send + Sync {
@@ -83,6 +86,8 @@ pub enum QuantSpec {
     iterations: usize,
     sample: usize,
   },
+  /// Matryoshka truncation: the first `dims` components (see [`truncate`]).
+  Truncate { dims: usize },
 }
 
 impl QuantSpec {
@@ -102,7 +107,13 @@ impl QuantSpec {
       QuantSpec::Int8 { .. } => "int8",
       QuantSpec::Binary { .. } => "binary",
       QuantSpec::Pq { .. } => "pq",
+      QuantSpec::Truncate { .. } => "truncate",
     }
+  }
+
+  /// Whether the code type learns nothing, so an index using it is ready at once.
+  pub fn needs_no_training(&self) -> bool {
+    matches!(self, QuantSpec::F16 | QuantSpec::Truncate { .. })
   }
 
   /// Fewest training vectors the quantiser accepts: none for `f16`; 32 for `int8` and centred
@@ -110,7 +121,7 @@ impl QuantSpec {
   /// centroid).
   pub fn min_training_vectors(&self) -> usize {
     match self {
-      QuantSpec::F16 | QuantSpec::Binary { center: false } => 0,
+      QuantSpec::F16 | QuantSpec::Truncate { .. } | QuantSpec::Binary { center: false } => 0,
       QuantSpec::Int8 { .. } | QuantSpec::Binary { center: true } => 32,
       QuantSpec::Pq { .. } => pq::CENTROIDS,
     }
@@ -125,6 +136,14 @@ impl QuantSpec {
     }
     match *self {
       QuantSpec::F16 => Ok(()),
+      QuantSpec::Truncate { dims } => {
+        if dims == 0 || dims > dim {
+          return Err(Error::invalid_argument(format!(
+            "truncate dims must be an integer in 1..={dim}, got {dims}"
+          )));
+        }
+        Ok(())
+      }
       QuantSpec::Int8 { quantile } => {
         if !(quantile > 0.5 && quantile <= 1.0) {
           return Err(Error::invalid_argument(format!(
@@ -182,6 +201,7 @@ pub enum AnyQuantizer {
   Int8(Int8Quantizer),
   Binary(BinaryQuantizer),
   Pq(PqQuantizer),
+  Truncate(TruncateQuantizer),
 }
 
 /// Runs `$body` with `$q` bound to the concrete quantiser (one branch per call, not per row).
@@ -194,6 +214,7 @@ macro_rules! with_quantizer {
       $crate::quant::AnyQuantizer::Int8($q) => $body,
       $crate::quant::AnyQuantizer::Binary($q) => $body,
       $crate::quant::AnyQuantizer::Pq($q) => $body,
+      $crate::quant::AnyQuantizer::Truncate($q) => $body,
     }
   };
 }
@@ -223,6 +244,7 @@ impl AnyQuantizer {
     }
     Ok(match *spec {
       QuantSpec::F16 => AnyQuantizer::F16(F16Quantizer::new(dim, metric)),
+      QuantSpec::Truncate { dims } => AnyQuantizer::Truncate(TruncateQuantizer::new(dim, dims, metric)),
       QuantSpec::Int8 { quantile } => {
         let s = subsample(sample, dim, QuantSpec::STATS_SAMPLE, seed);
         AnyQuantizer::Int8(Int8Quantizer::train(dim, metric, &s, quantile))
@@ -249,6 +271,7 @@ impl AnyQuantizer {
       AnyQuantizer::Int8(_) => "int8",
       AnyQuantizer::Binary(_) => "binary",
       AnyQuantizer::Pq(_) => "pq",
+      AnyQuantizer::Truncate(_) => "truncate",
     }
   }
 
@@ -291,6 +314,10 @@ impl AnyQuantizer {
         out.extend_from_slice(&CODE_PQ.to_le_bytes());
         q.write_params(&mut out);
       }
+      AnyQuantizer::Truncate(q) => {
+        out.extend_from_slice(&CODE_TRUNCATE.to_le_bytes());
+        q.write_params(&mut out);
+      }
     }
     out
   }
@@ -320,6 +347,9 @@ impl AnyQuantizer {
       CODE_INT8 => AnyQuantizer::Int8(Int8Quantizer::read_params(rest, dim, metric).map_err(corrupt)?),
       CODE_BINARY => AnyQuantizer::Binary(BinaryQuantizer::read_params(rest, dim, metric).map_err(corrupt)?),
       CODE_PQ => AnyQuantizer::Pq(PqQuantizer::read_params(rest, dim, metric).map_err(corrupt)?),
+      CODE_TRUNCATE => {
+        AnyQuantizer::Truncate(TruncateQuantizer::read_params(rest, dim, metric).map_err(corrupt)?)
+      }
       other => return Err(corrupt(format!("unknown quantizer type code {other}"))),
     };
     Ok(q)
@@ -331,6 +361,7 @@ const CODE_F16: u32 = 1;
 const CODE_INT8: u32 = 2;
 const CODE_BINARY: u32 = 3;
 const CODE_PQ: u32 = 4;
+const CODE_TRUNCATE: u32 = 5;
 
 /// Seeded SplitMix64 (the same generator HNSW draws levels from, kept private here so the two
 /// modules stay independent). In-crate so a dependency upgrade can never change trained codes.
