@@ -124,7 +124,8 @@ async function measureSet(plan: QuantPlan, spec: QuantPlan['sets'][number], usea
       try {
         const idx = new usearch.Index({
           dimensions: dim,
-          metric: metric as never,
+          // b1 stores sign bits and compares them by Hamming distance (cos on bits is not what usearch does).
+          metric: (kind === 'b1' ? 'hamming' : metric) as never,
           quantization: kind as never,
           connectivity: 16,
           expansion_add: 128,

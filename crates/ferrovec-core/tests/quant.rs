@@ -737,3 +737,18 @@ fn truncation_scores_the_prefix_and_rescores_at_full_dimension() {
     .contains("truncate dims must be an integer in 1..=48")));
   assert_eq!(code_of(r), "ERR_INVALID_ARGUMENT");
 }
+
+#[test]
+fn binary_scan_kernel_counts_like_the_reference() {
+  let kernel = ferrovec_core::metric::codes::hamming_kernel();
+  let mut r = rng(19);
+  for len in [1, 7, 8, 9, 16, 63, 64, 65, 192] {
+    let (a, b) = (random_u8(&mut r, len), random_u8(&mut r, len));
+    assert_eq!(
+      f64::from(kernel(&a, &b)),
+      reference::hamming(&a, &b),
+      "{len} bytes"
+    );
+    assert_eq!(kernel(&a, &a), 0.0);
+  }
+}

@@ -12,7 +12,7 @@
 //! Binary codes say nothing about Euclidean distance, so `l2` indexes refuse them.
 
 use super::{read_f32s, Quantizer};
-use crate::metric::codes::hamming;
+use crate::metric::codes::hamming_kernel;
 use crate::metric::Metric;
 
 /// A trained binary quantiser.
@@ -23,6 +23,7 @@ pub struct BinaryQuantizer {
   center: Vec<f32>,
   /// Mean `|xⱼ − μⱼ|` of the sample: the magnitude [`Quantizer::decode`] gives each bit.
   scale: f32,
+  hamming: fn(&[u8], &[u8]) -> f32,
 }
 
 impl BinaryQuantizer {
@@ -58,6 +59,7 @@ impl BinaryQuantizer {
       } else {
         1.0
       },
+      hamming: hamming_kernel(),
     }
   }
 
@@ -87,6 +89,7 @@ impl BinaryQuantizer {
       dim,
       center: v[1..].to_vec(),
       scale,
+      hamming: hamming_kernel(),
     })
   }
 }
@@ -127,7 +130,7 @@ impl Quantizer for BinaryQuantizer {
 
   #[inline]
   fn score(&self, q: &Vec<u8>, code: &[u8]) -> f32 {
-    hamming(q, code)
+    (self.hamming)(q, code)
   }
 
   fn to_distance(&self, score: f32) -> f32 {

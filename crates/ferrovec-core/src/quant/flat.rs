@@ -27,6 +27,12 @@ use crate::with_quantizer;
 /// Rows one scan task covers for a single query (below it, splitting costs more than it saves).
 const MIN_ROWS_PER_TASK: usize = 16_384;
 
+/// Most queries that share one pass over the codes in a batch search.
+const QUERY_BLOCK: usize = 16;
+
+/// Bytes of codes all queries of a block score before moving on (fits L2 next to their tables).
+const ROW_CHUNK_BYTES: usize = 64 * 1024;
+
 /// How a quantised index is set up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantOptions {
@@ -325,13 +331,6 @@ impl QuantizedFlatIndex {
       return Ok(());
     };
     let codes = q.encode_rows(vectors, self.dim);
-    // Reserved up front so a big batch grows each buffer once, to its exact size.
-    self.codes.reserve(new_rows * q.code_len());
-    if self.options.keep_originals {
-      self.originals.reserve(new_rows * self.dim);
-    }
-    self.keys.reserve(new_rows);
-    self.slots.reserve(new_rows);
     self.store(keys, vectors, Some(&codes));
     Ok(())
   }
@@ -341,6 +340,17 @@ impl QuantizedFlatIndex {
     let d = self.dim;
     let cl = self.quantizer.as_ref().map_or(0, AnyQuantizer::code_len);
     let keep = self.quantizer.is_none() || self.options.keep_originals;
+    // Reserved up front so a big batch grows each buffer once (from empty: to its exact size), and
+    // memoryUsage() reports what the data needs rather than a doubling's slack.
+    let new_rows = keys.iter().filter(|k| !self.slots.contains_key(k)).count();
+    if codes.is_some() {
+      self.codes.reserve(new_rows * cl);
+    }
+    if keep {
+      self.originals.reserve(new_rows * d);
+    }
+    self.keys.reserve(new_rows);
+    self.slots.reserve(new_rows);
     for (i, (&key, row)) in keys.iter().zip(vectors.chunks_exact(d)).enumerate() {
       let code = codes.map(|c| &c[i * cl..(i + 1) * cl]);
       match self.slots.get(&key) {
@@ -459,11 +469,18 @@ impl QuantizedFlatIndex {
     }
     let kc = self.candidates_for(k_eff);
     let results: Vec<Vec<Neighbor>> = with_quantizer!(quant, |q| {
-      let one = |query: &[f32]| self.search_one(q, query, k_eff, kc, candidates.as_deref());
       if nq == 1 {
-        vec![one(queries)]
+        vec![self.search_one(q, queries, k_eff, kc, candidates.as_deref())]
       } else {
-        queries.par_chunks(self.dim).map(one).collect()
+        // Blocks of queries share each pass over the codes (see `search_block`); enough blocks
+        // that every thread has work, none larger than QUERY_BLOCK.
+        let per = nq
+          .div_ceil(rayon::current_num_threads().max(1) * 2)
+          .clamp(1, QUERY_BLOCK);
+        queries
+          .par_chunks(per * self.dim)
+          .flat_map_iter(|block| self.search_block(q, block, k_eff, kc, candidates.as_deref()))
+          .collect()
       }
     });
     for (i, res) in results.into_iter().enumerate() {
@@ -518,6 +535,54 @@ impl QuantizedFlatIndex {
         })
         .unwrap_or_else(|| TopK::new(kc))
     };
+    self.finish(q, query, top, k)
+  }
+
+  /// Several queries in one pass: the codes are walked in cache-sized chunks, and every query of
+  /// the block scores a chunk while it is in cache, so codes come from memory once per block
+  /// instead of once per query.
+  fn search_block<Q: Quantizer>(
+    &self,
+    q: &Q,
+    block: &[f32],
+    k: usize,
+    kc: usize,
+    allow: Option<&[usize]>,
+  ) -> Vec<Vec<Neighbor>> {
+    let prepared: Vec<Q::Query> = block.chunks_exact(self.dim).map(|x| q.prepare(x)).collect();
+    let mut tops: Vec<TopK> = prepared.iter().map(|_| TopK::new(kc)).collect();
+    let cl = q.code_len();
+    let chunk = (ROW_CHUNK_BYTES / cl.max(1)).max(1);
+    let n = allow.map_or(self.len(), <[usize]>::len);
+    let mut lo = 0;
+    while lo < n {
+      let hi = (lo + chunk).min(n);
+      for (p, top) in prepared.iter().zip(tops.iter_mut()) {
+        match allow {
+          None => {
+            for (s, code) in (lo..hi).zip(self.codes[lo * cl..hi * cl].chunks_exact(cl)) {
+              top.push(s as u64, q.score(p, code));
+            }
+          }
+          Some(slots) => {
+            for &s in &slots[lo..hi] {
+              top.push(s as u64, q.score(p, &self.codes[s * cl..(s + 1) * cl]));
+            }
+          }
+        }
+      }
+      lo = hi;
+    }
+    block
+      .chunks_exact(self.dim)
+      .zip(tops)
+      .map(|(query, top)| self.finish(q, query, top, k))
+      .collect()
+  }
+
+  /// From a query's scan candidates (slots) to its results: rescored exactly when the options
+  /// ask for it and the originals are held, otherwise code distances.
+  fn finish<Q: Quantizer>(&self, q: &Q, query: &[f32], top: TopK, k: usize) -> Vec<Neighbor> {
     let found = top.into_sorted();
     if self.options.rescores() && self.has_originals() {
       self.rescore(query, &found, k)
