@@ -41,7 +41,8 @@ export interface FlatIndexOptions<M extends Metric = Metric> {
   /**
    * Rescoring of quantised results: the scan keeps the best `k × oversample` candidates by code and
    * re-ranks them by their exact f32 distance (which needs `keepOriginals`). Default
-   * `{ oversample: 8 }` for `binary` and `pq`, `{ oversample: 4 }` for `truncate`, off (`false`) for
+   * `{ oversample: 16 }` for `binary`, `{ oversample: 8 }` for `pq`, `{ oversample: 4 }` for
+   * `truncate`, off (`false`) for
    * `f16` and `int8`.
    */
   rescore?: false | { oversample: number }
