@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { runFlat } from './flat.bench.js'
 import { runHnsw } from './hnsw.bench.js'
 import { runKernels } from './kernels.bench.js'
+import { runQuant } from './quant.bench.js'
 import { BENCH_DIR } from './lib/peers.js'
 import { ferrovecBuild, publishSections, writeReport, type Section } from './lib/results.js'
 
@@ -23,8 +24,12 @@ const BENCHES: Record<string, (o: { quick: boolean }) => Promise<Section>> = {
   flat: runFlat,
   kernels: runKernels,
   hnsw: runHnsw,
+  quant: runQuant,
 }
-/** What `npm run bench` runs with no `--only` (see the file comment for why HNSW is separate). */
+/**
+ * What `npm run bench` runs with no `--only` (see the file comment for why HNSW is separate;
+ * quantisation trains PQ codebooks and builds usearch graphs, so it runs on its own too).
+ */
 const DEFAULT = ['flat', 'kernels']
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[]; publish: boolean } {

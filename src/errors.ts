@@ -25,6 +25,7 @@ export type ErrorCode =
   | InvalidInputCode
   | StorageCode
   | 'ERR_DUPLICATE_KEY'
+  | 'ERR_NOT_TRAINED'
   | 'ERR_NATIVE'
   | 'ERR_ABORTED'
   // The embedding layer (src/embed/errors.ts): one code per thing the caller can do something about.
@@ -87,6 +88,18 @@ export class AbortedError extends FerrovecError {
   declare readonly code: 'ERR_ABORTED'
   constructor(what: string, reason?: unknown) {
     super('ERR_ABORTED', `${what} was aborted`, reason === undefined ? undefined : { cause: reason })
+  }
+}
+
+/**
+ * A quantised index was searched before its quantiser was trained, or given vectors while automatic
+ * training is off and `train()` has not run. Nothing was changed: add more vectors (it trains itself
+ * at `trainAfter`) or call `train(sample)`.
+ */
+export class NotTrainedError extends FerrovecError {
+  declare readonly code: 'ERR_NOT_TRAINED'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NOT_TRAINED', message, options)
   }
 }
 
@@ -185,6 +198,7 @@ export function errorFor(code: string, message: string, cause?: unknown): Ferrov
   const options = cause === undefined ? undefined : { cause }
   if (INVALID_INPUT.has(code)) return new InvalidInputError(code as InvalidInputCode, message, options)
   if (code === 'ERR_DUPLICATE_KEY') return new DuplicateKeyError(message, options)
+  if (code === 'ERR_NOT_TRAINED') return new NotTrainedError(message, options)
   if (code === 'ERR_CORRUPT_FILE') return new CorruptFileError(message, options)
   if (code === 'ERR_UNSUPPORTED_VERSION') return new UnsupportedVersionError(message, options)
   if (code === 'ERR_IO') return new IoError(message, options)

@@ -2,8 +2,33 @@ import { fileURLToPath } from 'node:url'
 
 import { awaitNative, callNative, invalid } from './errors.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
-import { native, type NativeFlatIndex } from './native.js'
+import { native, type FlatQuantOptions, type NativeFlatIndex } from './native.js'
 import { toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeyFilter, type KeysLike } from './vectors.js'
+
+/**
+ * How vectors are stored and scanned. `'none'` (default) keeps f32 vectors. The others store compact
+ * codes that the scan reads instead:
+ * - `'f16'`: half precision, 2× smaller, no training;
+ * - `'int8'` (or `{ type: 'int8', quantile }`): one signed byte per dimension plus 8 bytes, ≈ 4×
+ *   smaller; the range is clipped at the `quantile` (default 0.999) of the training deviations;
+ * - `'binary'` (or `{ type: 'binary', center }`): one bit per dimension, 32× smaller; cosine and dot
+ *   only; `center` (default true) subtracts the training mean first;
+ * - `'pq'` or `{ type: 'pq', m }`: product quantisation, `m` bytes per vector (`m` must divide `dim`; default
+ *   `dim / 8`), k-means with `iterations` (default 20) over at most `sample` (default 10 240) vectors;
+ * - `{ type: 'truncate', dims }`: Matryoshka prefixes, the first `dims` components (for models trained
+ *   with Matryoshka Representation Learning), rescored at full dimension by default.
+ */
+export type Quantization =
+  | 'none'
+  | 'f16'
+  | 'int8'
+  | 'binary'
+  | 'pq'
+  | { type: 'f16' }
+  | { type: 'int8'; quantile?: number }
+  | { type: 'binary'; center?: boolean }
+  | { type: 'pq'; m?: number; iterations?: number; sample?: number }
+  | { type: 'truncate'; dims: number }
 
 /** Options of {@link FlatIndex}. */
 export interface FlatIndexOptions<M extends Metric = Metric> {
@@ -11,6 +36,50 @@ export interface FlatIndexOptions<M extends Metric = Metric> {
   dim: number
   /** Distance measure; default `'cosine'`. */
   metric?: M
+  /** Compact codes to scan instead of f32 vectors (see {@link Quantization}); default `'none'`. */
+  quantization?: Quantization
+  /**
+   * Rescoring of quantised results: the scan keeps the best `k × oversample` candidates by code and
+   * re-ranks them by their exact f32 distance (which needs `keepOriginals`). Default
+   * `{ oversample: 16 }` for `binary`, `{ oversample: 8 }` for `pq`, `{ oversample: 4 }` for
+   * `truncate`, off (`false`) for
+   * `f16` and `int8`.
+   */
+  rescore?: false | { oversample: number }
+  /**
+   * Keep the f32 vectors next to the codes (default `true`): they serve rescoring and `get()`. With
+   * `false` they are dropped once the quantiser is trained, searches report code-only distance
+   * estimates and `get()` returns the code's reconstruction.
+   */
+  keepOriginals?: boolean
+  /**
+   * When the quantiser trains itself: after this many vectors have been added (default
+   * `max(1000, 4 × the type's minimum)`; the minimum is 32 for `int8` and `binary`, 256 for `pq`).
+   * Until then vectors wait in f32 and searches throw `ERR_NOT_TRAINED`. `false`: only
+   * {@link FlatIndex.train} trains, and adds before it throw `ERR_NOT_TRAINED`.
+   */
+  trainAfter?: number | false
+  /** Seed of training (sampling, k-means); default 0. */
+  seed?: number
+}
+
+/** The quantisation set-up of an index, from {@link FlatIndex.quantization}. */
+export interface QuantizationInfo {
+  /** `'f16'`, `'int8'`, `'binary'`, `'pq'` or `'truncate'`. */
+  type: 'f16' | 'int8' | 'binary' | 'pq' | 'truncate'
+  trained: boolean
+  /** Bytes per stored code once trained (0 before). */
+  codeBytes: number
+  /** Rescoring multiple of `k` (1 = no rescoring). */
+  oversample: number
+  keepOriginals: boolean
+  /** Automatic training threshold, or `false` when only `train()` trains. */
+  trainAfter: number | false
+  seed: number
+  /** PQ sub-vectors (absent for other types). */
+  m?: number
+  /** Matryoshka prefix length (absent for other types). */
+  dims?: number
 }
 
 /**
@@ -60,9 +129,14 @@ export interface BatchSearchResult extends SearchResult {
 
 /** Bytes held by an index. */
 export interface MemoryUsage {
+  /** Vector storage: f32 rows, or for a quantised index `codes + originals`. */
   vectors: number
   keys: number
   total: number
+  /** Quantised indexes: the codes the scan reads. */
+  codes?: number
+  /** Quantised indexes: the f32 originals kept for rescoring (0 when dropped). */
+  originals?: number
 }
 
 /**
@@ -102,7 +176,8 @@ export class FlatIndex<M extends Metric = 'cosine'> {
     if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1) {
       throw invalid('ERR_INVALID_ARGUMENT', `dim must be a positive integer, got ${String(dim)}`)
     }
-    this.#inner = callNative(() => new native.NativeFlatIndex(dim, metric))
+    const quant = quantOptions(options)
+    this.#inner = callNative(() => new native.NativeFlatIndex(dim, metric, quant))
     this.#kind = kindOf(metric)
     this.#rowLen = this.#kind === 'bits' ? dim / 8 : dim
   }
@@ -184,6 +259,49 @@ export class FlatIndex<M extends Metric = 'cosine'> {
     return this.#inner.size
   }
 
+  /** The quantisation set-up (and whether it is trained), or `undefined` for an f32 index. */
+  get quantization(): QuantizationInfo | undefined {
+    const q = this.#inner.quantization
+    if (q == null) return undefined
+    return {
+      type: q.kind as QuantizationInfo['type'],
+      trained: q.trained,
+      codeBytes: q.codeBytes,
+      oversample: q.oversample,
+      keepOriginals: q.keepOriginals,
+      trainAfter: q.trainAfter === 0 ? false : q.trainAfter,
+      seed: q.seed,
+      ...(q.kind === 'pq' ? { m: q.m } : {}),
+      ...(q.kind === 'truncate' ? { dims: q.dims } : {}),
+    }
+  }
+
+  /**
+   * Trains the quantiser on `sample` (an array of vectors or one flat array of `n * dim` values), off
+   * the JS thread, and encodes every vector already added. Runs once per index; needs at least the
+   * type's minimum of vectors (32 for `int8`/`binary`, 256 for `pq`).
+   *
+   * @throws {InvalidInputError} `ERR_INVALID_ARGUMENT` when already trained, on a non-quantised index
+   *   or with too few vectors; `ERR_INVALID_VECTOR` / `ERR_DIMENSION_MISMATCH` for bad rows.
+   */
+  async train(sample: InputOf<M> | readonly InputOf<M>[]): Promise<void> {
+    const s = this.#sample(sample)
+    await awaitNative(this.#inner.train(s))
+  }
+
+  /** {@link train} on the calling thread. */
+  trainSync(sample: InputOf<M> | readonly InputOf<M>[]): void {
+    const s = this.#sample(sample)
+    callNative(() => this.#inner.trainSync(s))
+  }
+
+  #sample(sample: unknown): Float32Array {
+    if (this.#kind !== 'f32') throw invalid('ERR_INVALID_ARGUMENT', 'train() is for quantised f32 indexes')
+    const { data, rows } = toRows(sample, 'f32', this.#rowLen)
+    if (rows === 0) throw invalid('ERR_INVALID_VECTOR', 'the training sample is empty')
+    return data as Float32Array
+  }
+
   /** Adds one vector under `key` (or replaces it, with `{ upsert: true }`). */
   add(key: Key, vector: InputOf<M>, options?: AddOptions): void {
     const keys = Float64Array.of(toKey(key))
@@ -262,6 +380,67 @@ export class FlatIndex<M extends Metric = 'cosine'> {
     if (rows === 0) throw invalid('ERR_INVALID_VECTOR', 'queries is empty: pass at least one query vector')
     return [data, toK(k), toAllowList(options?.filter, () => this.#inner.keys())]
   }
+}
+
+const QUANT_TYPES = new Set(['f16', 'int8', 'binary', 'pq', 'truncate'])
+
+function finiteOr(name: string, v: unknown, check: (x: number) => boolean, what: string): number | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'number' || !check(v)) {
+    throw invalid('ERR_INVALID_ARGUMENT', `${name} must be ${what}, got ${String(v)}`)
+  }
+  return v
+}
+
+const isCount = (x: number): boolean => Number.isInteger(x) && x >= 1
+
+/** The native quantisation options of `options`, shape-checked (ranges are checked natively). */
+function quantOptions(options: FlatIndexOptions): FlatQuantOptions | undefined {
+  const q = options.quantization ?? 'none'
+  const extra = options.rescore !== undefined || options.keepOriginals !== undefined || options.trainAfter !== undefined
+  if (q === 'none') {
+    if (extra) {
+      throw invalid('ERR_INVALID_ARGUMENT', 'rescore, keepOriginals and trainAfter apply to quantised indexes: set quantization too')
+    }
+    return undefined
+  }
+  const spec: Record<string, unknown> = typeof q === 'string' ? { type: q } : (q as Record<string, unknown>)
+  if (typeof spec !== 'object' || spec === null || typeof spec.type !== 'string' || !QUANT_TYPES.has(spec.type)) {
+    throw invalid(
+      'ERR_INVALID_ARGUMENT',
+      `quantization must be 'none', 'f16', 'int8', 'binary', { type: 'pq', m } or { type: 'truncate', dims }, got ${JSON.stringify(q)}`,
+    )
+  }
+  const out: FlatQuantOptions = { kind: spec.type }
+  out.m = finiteOr('pq m', spec.m, isCount, 'a positive integer')
+  out.dims = finiteOr('truncate dims', spec.dims, isCount, 'a positive integer')
+  if (spec.type === 'truncate' && out.dims === undefined) {
+    throw invalid('ERR_INVALID_ARGUMENT', "quantization { type: 'truncate' } needs dims: the number of leading dimensions to keep")
+  }
+  out.iterations = finiteOr('pq iterations', spec.iterations, isCount, 'a positive integer')
+  out.sample = finiteOr('pq sample', spec.sample, isCount, 'a positive integer')
+  out.quantile = finiteOr('int8 quantile', spec.quantile, (x) => x > 0.5 && x <= 1, 'a number in (0.5, 1]')
+  if (spec.center !== undefined) {
+    if (typeof spec.center !== 'boolean') throw invalid('ERR_INVALID_ARGUMENT', 'binary center must be a boolean')
+    out.center = spec.center
+  }
+  const r = options.rescore
+  if (r === false) out.oversample = 1
+  else if (r !== undefined) {
+    if (typeof r !== 'object' || r === null) {
+      throw invalid('ERR_INVALID_ARGUMENT', 'rescore must be false or { oversample: number }')
+    }
+    out.oversample = finiteOr('rescore oversample', r.oversample, (x) => Number.isFinite(x) && x >= 1, 'a number ≥ 1')
+  }
+  if (options.keepOriginals !== undefined) {
+    if (typeof options.keepOriginals !== 'boolean') throw invalid('ERR_INVALID_ARGUMENT', 'keepOriginals must be a boolean')
+    out.keepOriginals = options.keepOriginals
+  }
+  const t = options.trainAfter
+  if (t === false) out.trainAfter = 0
+  else out.trainAfter = finiteOr('trainAfter', t, isCount, 'a positive integer or false')
+  out.seed = finiteOr('seed', options.seed, (x) => Number.isSafeInteger(x) && x >= 0, 'a non-negative safe integer')
+  return out
 }
 
 /** A native handle on its way into the constructor; set only inside `FlatIndex.#adopt`. */

@@ -6,6 +6,8 @@ export type {
   FlatIndexOptions,
   LoadOptions,
   MemoryUsage,
+  Quantization,
+  QuantizationInfo,
   SearchOptions,
   SearchResult,
 } from './flat.js'
@@ -39,6 +41,7 @@ export {
   NotFoundError,
   InvalidInputError,
   IoError,
+  NotTrainedError,
   ReadOnlyError,
   StorageError,
   UnsupportedVersionError,

@@ -5,6 +5,7 @@ import binding from '../native/binding.cjs'
 export const native = binding
 export type {
   BatchSearchResult as NativeBatchSearchResult,
+  FlatQuantOptions,
   MemoryUsage as NativeMemoryUsage,
   NativeFlatIndex,
   NativeHnswIndex,

@@ -22,6 +22,11 @@ pub fn check(data: &[u8]) {
       let q = vec![0x5au8; i.row_len()];
       assert!(i.search(&q, 5, None).is_ok());
     }
+    AnyFlatIndex::Quant(i) => {
+      let q = vec![0.25f32; i.dim()];
+      // An untrained index answers ERR_NOT_TRAINED; either way it must not panic.
+      let _ = i.search(&q, 5, None);
+    }
   }
 }
 

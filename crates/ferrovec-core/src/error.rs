@@ -61,6 +61,11 @@ pub enum Error {
   #[error("cannot {op}: the index was opened read-only (its vectors are mapped from the file); load it to get a writable copy")]
   ReadOnly { op: &'static str },
 
+  /// A quantised index was searched (or given vectors with automatic training off) before its
+  /// quantiser was trained. Nothing was changed.
+  #[error("not trained: {reason}")]
+  NotTrained { reason: String },
+
   /// The operating system refused a file operation.
   #[error("cannot {op} {}: {source}", path.display())]
   Io {
@@ -85,6 +90,7 @@ impl Error {
       Error::UnsupportedVersion { .. } => "ERR_UNSUPPORTED_VERSION",
       Error::Io { .. } => "ERR_IO",
       Error::ReadOnly { .. } => "ERR_READ_ONLY",
+      Error::NotTrained { .. } => "ERR_NOT_TRAINED",
     }
   }
 

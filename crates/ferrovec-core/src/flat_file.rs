@@ -8,6 +8,18 @@
 //!  │ "VECS" │ count × row_len × elem bytes  │ rows, row-major, parallel to KEYS                │
 //!  └────────┴───────────────────────────────┴──────────────────────────────────────────────────┘
 //!  element 1 = f32 (row_len = dim), 2 = packed bits (row_len = dim / 8 bytes, metric "hamming")
+//!
+//!  quantised indexes (format 1.1) add, all REQUIRED (so a 1.0 reader refuses the file as too new):
+//!  ┌────────┬───────────────────────────────┬──────────────────────────────────────────────────┐
+//!  │ "QOPT" │ 48 bytes                      │ type u32 │ flags u32 │ int8 quantile f32 │       │
+//!  │        │                               │ oversample f32 │ pq m u32 │ pq iterations u32 │  │
+//!  │        │                               │ pq sample u64 │ trainAfter u64 (0 = manual) │    │
+//!  │        │                               │ seed u64      flags: 1 keepOriginals, 2 binary │
+//!  │        │                               │ centering, 4 trained; truncate: dims in pq m     │
+//!  │ "QPRM" │ quantiser parameters          │ trained only; see `quant::AnyQuantizer`          │
+//!  │ "QCOD" │ count × code_len bytes        │ trained only; codes parallel to KEYS             │
+//!  └────────┴───────────────────────────────┴──────────────────────────────────────────────────┘
+//!  VECS then holds the originals, or nothing once training dropped them (keepOriginals false).
 //! ```
 //!
 //! `PARM` is exactly 24 bytes in every 1.x file: later minors add sections rather than grow it, so
@@ -28,7 +40,8 @@ use crate::flat::{check_params, FlatIndex};
 use crate::format::codec::{out_of_memory, LeCodec, LeReader};
 use crate::format::{self, kind, read_file, Container, FileElement, Tag, Writer};
 use crate::keys::MAX_KEY;
-use crate::metric::Metric;
+use crate::metric::{Element, Metric};
+use crate::quant::{AnyQuantizer, QuantOptions, QuantSpec, QuantizedFlatIndex};
 
 /// Index parameters.
 pub const PARAMS: Tag = Tag(*b"PARM");
@@ -36,6 +49,14 @@ pub const PARAMS: Tag = Tag(*b"PARM");
 pub const KEYS: Tag = Tag(*b"KEYS");
 /// Rows, row-major.
 pub const VECTORS: Tag = Tag(*b"VECS");
+/// Quantisation options (quantised indexes only).
+pub const QUANT_OPTIONS: Tag = Tag(*b"QOPT");
+/// Trained quantiser parameters.
+pub const QUANT_PARAMS: Tag = Tag(*b"QPRM");
+/// Codes, `code_len` bytes per key.
+pub const QUANT_CODES: Tag = Tag(*b"QCOD");
+
+const QOPT_LEN: usize = 48;
 
 const PARAMS_LEN: usize = 24;
 
@@ -52,6 +73,8 @@ pub struct LoadOptions {
 pub enum AnyFlatIndex {
   F32(FlatIndex<f32>),
   Bits(FlatIndex<u8>),
+  /// f32 vectors searched through quantised codes.
+  Quant(QuantizedFlatIndex),
 }
 
 impl AnyFlatIndex {
@@ -73,6 +96,9 @@ impl AnyFlatIndex {
   /// Builds the index from an already validated container.
   pub fn from_container<B: AsRef<[u8]>>(c: &Container<B>, options: &LoadOptions) -> Result<Self> {
     let p = read_params(c, options)?;
+    if c.section(QUANT_OPTIONS).is_some() {
+      return decode_quant(c, &p).map(AnyFlatIndex::Quant);
+    }
     match p.element {
       <f32 as FileElement>::CODE => decode::<f32, B>(c, &p).map(AnyFlatIndex::F32),
       <u8 as FileElement>::CODE => decode::<u8, B>(c, &p).map(AnyFlatIndex::Bits),
@@ -88,6 +114,7 @@ impl AnyFlatIndex {
     match self {
       AnyFlatIndex::F32(i) => i.to_bytes(),
       AnyFlatIndex::Bits(i) => i.to_bytes(),
+      AnyFlatIndex::Quant(i) => i.to_bytes(),
     }
   }
 
@@ -96,6 +123,7 @@ impl AnyFlatIndex {
     match self {
       AnyFlatIndex::F32(i) => i.save(path),
       AnyFlatIndex::Bits(i) => i.save(path),
+      AnyFlatIndex::Quant(i) => i.save(path),
     }
   }
 }
@@ -140,6 +168,11 @@ impl<T: FileElement> FlatIndex<T> {
   /// Builds the index from an already validated container.
   pub fn from_container<B: AsRef<[u8]>>(c: &Container<B>, options: &LoadOptions) -> Result<Self> {
     let p = read_params(c, options)?;
+    if c.section(QUANT_OPTIONS).is_some() {
+      return Err(Error::invalid_argument(
+        "the file holds a quantised index; load it as any flat index (AnyFlatIndex) to get its codes",
+      ));
+    }
     if p.element != T::CODE {
       return Err(Error::invalid_argument(format!(
         "the file stores {} rows, but this index type stores {}",
@@ -164,7 +197,7 @@ fn corrupt_in(section: Tag, detail: impl Into<String>) -> Error {
 
 fn read_params<B: AsRef<[u8]>>(c: &Container<B>, options: &LoadOptions) -> Result<Params> {
   c.expect_kind(kind::FLAT)?;
-  c.check_sections(&[PARAMS, KEYS, VECTORS])?;
+  c.check_sections(&[PARAMS, KEYS, VECTORS, QUANT_OPTIONS, QUANT_PARAMS, QUANT_CODES])?;
   let raw = c.require(PARAMS)?;
   if raw.len() != PARAMS_LEN {
     return Err(corrupt_in(
@@ -219,17 +252,7 @@ fn decode<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Resul
   }
   let count = p.count;
 
-  let keys_raw = c.require(KEYS)?;
-  let want = count.checked_mul(8);
-  if want != Some(keys_raw.len()) {
-    return Err(corrupt_in(
-      KEYS,
-      format!(
-        "length is {} bytes, but {count} keys (the count in {PARAMS}) need {count} × 8",
-        keys_raw.len()
-      ),
-    ));
-  }
+  let keys_raw = check_keys_len(c, count)?;
   let rows_raw = c.require(VECTORS)?;
   let elem = std::mem::size_of::<T>();
   let want = count.checked_mul(row_len).and_then(|x| x.checked_mul(elem));
@@ -245,6 +268,23 @@ fn decode<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Resul
     ));
   }
 
+  let (keys, slots) = decode_keys(keys_raw, count)?;
+
+  let data = T::decode_le(rows_raw)?;
+  if let Some(bad) = data
+    .par_chunks(row_len)
+    .position_first(|row| T::validate(row, Context::NONE).is_err())
+  {
+    let row = data.get(bad * row_len..(bad + 1) * row_len).unwrap_or_default();
+    let reason = T::validate(row, Context::row(bad))
+      .err()
+      .map_or_else(String::new, |e| e.to_string());
+    return Err(corrupt_in(VECTORS, reason));
+  }
+  FlatIndex::from_parts(p.metric, p.dim, data, keys, slots)
+}
+
+fn decode_keys(keys_raw: &[u8], count: usize) -> Result<(Vec<u64>, HashMap<u64, usize>)> {
   let keys = u64::decode_le(keys_raw)?;
   let mut slots: HashMap<u64, usize> = HashMap::new();
   slots
@@ -264,17 +304,267 @@ fn decode<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Resul
       ));
     }
   }
+  Ok((keys, slots))
+}
 
-  let data = T::decode_le(rows_raw)?;
-  if let Some(bad) = data
-    .par_chunks(row_len)
-    .position_first(|row| T::validate(row, Context::NONE).is_err())
-  {
-    let row = data.get(bad * row_len..(bad + 1) * row_len).unwrap_or_default();
-    let reason = T::validate(row, Context::row(bad))
-      .err()
-      .map_or_else(String::new, |e| e.to_string());
-    return Err(corrupt_in(VECTORS, reason));
+fn check_keys_len<B: AsRef<[u8]>>(c: &Container<B>, count: usize) -> Result<&[u8]> {
+  let keys_raw = c.require(KEYS)?;
+  if count.checked_mul(8) != Some(keys_raw.len()) {
+    return Err(corrupt_in(
+      KEYS,
+      format!(
+        "length is {} bytes, but {count} keys (the count in {PARAMS}) need {count} × 8",
+        keys_raw.len()
+      ),
+    ));
   }
-  FlatIndex::from_parts(p.metric, p.dim, data, keys, slots)
+  Ok(keys_raw)
+}
+
+const QFLAG_KEEP: u32 = 1;
+const QFLAG_CENTER: u32 = 2;
+const QFLAG_TRAINED: u32 = 4;
+const QSPEC_F16: u32 = 1;
+const QSPEC_INT8: u32 = 2;
+const QSPEC_BINARY: u32 = 3;
+const QSPEC_PQ: u32 = 4;
+const QSPEC_TRUNCATE: u32 = 5;
+
+fn encode_quant_options(o: &QuantOptions, trained: bool) -> Vec<u8> {
+  let (code, center, quantile, m, iterations, sample) = match o.spec {
+    QuantSpec::F16 => (QSPEC_F16, false, 0.0, 0, 0, 0),
+    QuantSpec::Int8 { quantile } => (QSPEC_INT8, false, quantile, 0, 0, 0),
+    QuantSpec::Binary { center } => (QSPEC_BINARY, center, 0.0, 0, 0, 0),
+    QuantSpec::Pq {
+      m,
+      iterations,
+      sample,
+    } => (QSPEC_PQ, false, 0.0, m, iterations, sample),
+    // The kept dims travel in the `m` field.
+    QuantSpec::Truncate { dims } => (QSPEC_TRUNCATE, false, 0.0, dims, 0, 0),
+  };
+  let bit = |on: bool, flag: u32| if on { flag } else { 0 };
+  let flags = bit(o.keep_originals, QFLAG_KEEP) | bit(center, QFLAG_CENTER) | bit(trained, QFLAG_TRAINED);
+  let mut b = Vec::with_capacity(QOPT_LEN);
+  b.extend_from_slice(&code.to_le_bytes());
+  b.extend_from_slice(&flags.to_le_bytes());
+  b.extend_from_slice(&quantile.to_le_bytes());
+  b.extend_from_slice(&o.oversample.to_le_bytes());
+  b.extend_from_slice(&(m as u32).to_le_bytes());
+  b.extend_from_slice(&(iterations as u32).to_le_bytes());
+  b.extend_from_slice(&(sample as u64).to_le_bytes());
+  b.extend_from_slice(&(o.train_after.unwrap_or(0) as u64).to_le_bytes());
+  b.extend_from_slice(&o.seed.to_le_bytes());
+  b
+}
+
+fn decode_quant_options<B: AsRef<[u8]>>(c: &Container<B>) -> Result<(QuantOptions, bool)> {
+  let raw = c.require(QUANT_OPTIONS)?;
+  if raw.len() != QOPT_LEN {
+    return Err(corrupt_in(
+      QUANT_OPTIONS,
+      format!("length is {} bytes, expected {QOPT_LEN}", raw.len()),
+    ));
+  }
+  let mut r = LeReader::new(raw);
+  let (code, flags) = (r.u32(), r.u32());
+  let quantile = f32::from_bits(r.u32());
+  let oversample = f32::from_bits(r.u32());
+  let (m, iterations, sample) = (r.u32() as usize, r.u32() as usize, r.u64());
+  let (train_after, seed) = (r.u64(), r.u64());
+  if flags & !(QFLAG_KEEP | QFLAG_CENTER | QFLAG_TRAINED) != 0 {
+    return Err(c.unknown_value(
+      format!("section {QUANT_OPTIONS}: flags"),
+      format!("unknown flag bits {flags:#x}"),
+    ));
+  }
+  let spec = match code {
+    QSPEC_F16 => QuantSpec::F16,
+    QSPEC_INT8 => QuantSpec::Int8 { quantile },
+    QSPEC_BINARY => QuantSpec::Binary {
+      center: flags & QFLAG_CENTER != 0,
+    },
+    QSPEC_PQ => QuantSpec::Pq {
+      m,
+      iterations,
+      sample: usize::try_from(sample)
+        .map_err(|_| corrupt_in(QUANT_OPTIONS, format!("pq sample {sample} is out of range")))?,
+    },
+    QSPEC_TRUNCATE => QuantSpec::Truncate { dims: m },
+    other => {
+      return Err(c.unknown_value(
+        format!("section {QUANT_OPTIONS}: type"),
+        format!("unknown quantization type code {other}"),
+      ))
+    }
+  };
+  let train_after = match train_after {
+    0 => None,
+    n => Some(
+      usize::try_from(n).map_err(|_| corrupt_in(QUANT_OPTIONS, format!("trainAfter {n} is out of range")))?,
+    ),
+  };
+  Ok((
+    QuantOptions {
+      spec,
+      oversample,
+      keep_originals: flags & QFLAG_KEEP != 0,
+      train_after,
+      seed,
+    },
+    flags & QFLAG_TRAINED != 0,
+  ))
+}
+
+fn decode_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<QuantizedFlatIndex> {
+  if p.element != <f32 as FileElement>::CODE {
+    return Err(corrupt_in(
+      PARAMS,
+      "a quantised index stores f32 vectors, but the element code differs",
+    ));
+  }
+  check_params::<f32>(p.dim, p.metric).map_err(|e| corrupt_in(PARAMS, e.to_string()))?;
+  let (options, trained) = decode_quant_options(c)?;
+  let (dim, count) = (p.dim, p.count);
+  let keys_raw = check_keys_len(c, count)?;
+
+  let quantizer = match (trained, c.section(QUANT_PARAMS), c.section(QUANT_CODES)) {
+    (true, Some(params), Some(_)) => Some(AnyQuantizer::from_params_bytes(
+      params,
+      dim,
+      p.metric,
+      &format!("section {QUANT_PARAMS}"),
+    )?),
+    (false, None, None) => None,
+    (true, ..) => {
+      return Err(corrupt_in(
+        QUANT_OPTIONS,
+        format!("marked trained, but {QUANT_PARAMS} or {QUANT_CODES} is missing"),
+      ))
+    }
+    (false, ..) => {
+      return Err(corrupt_in(
+        QUANT_OPTIONS,
+        format!("marked untrained, but the file has {QUANT_PARAMS} or {QUANT_CODES}"),
+      ))
+    }
+  };
+  if let Some(q) = &quantizer {
+    if q.name() != options.spec.name() {
+      return Err(corrupt_in(
+        QUANT_PARAMS,
+        format!(
+          "holds {} parameters, but {QUANT_OPTIONS} says {}",
+          q.name(),
+          options.spec.name()
+        ),
+      ));
+    }
+  }
+
+  let codes = match &quantizer {
+    None => Vec::new(),
+    Some(q) => {
+      let raw = c.require(QUANT_CODES)?;
+      let cl = q.code_len();
+      if count.checked_mul(cl) != Some(raw.len()) {
+        return Err(corrupt_in(
+          QUANT_CODES,
+          format!(
+            "length is {} bytes, but {count} codes of {cl} bytes need {}",
+            raw.len(),
+            count.saturating_mul(cl)
+          ),
+        ));
+      }
+      if let AnyQuantizer::Int8(_) = q {
+        // The two f32 corrections after each int8 code must be finite, like every stored float.
+        if let Some(bad) = raw.chunks_exact(cl).position(|code| {
+          code[dim..]
+            .chunks_exact(4)
+            .any(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+        }) {
+          return Err(corrupt_in(
+            QUANT_CODES,
+            format!("code {bad} has a non-finite correction term"),
+          ));
+        }
+      }
+      let mut v = Vec::new();
+      v.try_reserve_exact(raw.len())
+        .map_err(|_| out_of_memory(raw.len()))?;
+      v.extend_from_slice(raw);
+      v
+    }
+  };
+
+  let rows_raw = c.require(VECTORS)?;
+  let full = count.checked_mul(dim).and_then(|x| x.checked_mul(4));
+  let originals = if Some(rows_raw.len()) == full {
+    let data = f32::decode_le(rows_raw)?;
+    if let Some(bad) = data
+      .par_chunks(dim)
+      .position_first(|row| f32::validate(row, Context::NONE).is_err())
+    {
+      let row = data.get(bad * dim..(bad + 1) * dim).unwrap_or_default();
+      let reason = f32::validate(row, Context::row(bad))
+        .err()
+        .map_or_else(String::new, |e| e.to_string());
+      return Err(corrupt_in(VECTORS, reason));
+    }
+    data
+  } else if rows_raw.is_empty() && quantizer.is_some() && !options.keep_originals {
+    Vec::new()
+  } else {
+    return Err(corrupt_in(
+      VECTORS,
+      format!(
+        "length is {} bytes, but {count} rows of {dim} f32 need {}{}",
+        rows_raw.len(),
+        full.map_or_else(|| "more than fits in memory".to_owned(), |w| format!("{w}")),
+        if quantizer.is_some() && !options.keep_originals {
+          " (or 0, originals dropped)"
+        } else {
+          ""
+        }
+      ),
+    ));
+  };
+  let keys = decode_keys(keys_raw, count)?;
+  QuantizedFlatIndex::from_parts(dim, p.metric, options, quantizer, keys, originals, codes)
+    .map_err(|e| corrupt_in(QUANT_OPTIONS, e.to_string()))
+}
+
+impl QuantizedFlatIndex {
+  /// A writer holding this index's sections (see the module docs for the layout).
+  pub fn writer(&self) -> Writer<'_> {
+    let mut params = Vec::with_capacity(PARAMS_LEN);
+    params.extend_from_slice(&format::metric_code(self.metric()).to_le_bytes());
+    params.extend_from_slice(&<f32 as FileElement>::CODE.to_le_bytes());
+    params.extend_from_slice(&(self.dim() as u64).to_le_bytes());
+    params.extend_from_slice(&(self.len() as u64).to_le_bytes());
+    let mut w = Writer::new(kind::FLAT);
+    w.section(PARAMS, params)
+      .section(KEYS, u64::encode_le(self.keys()))
+      .section(VECTORS, f32::encode_le(self.originals()))
+      .section(
+        QUANT_OPTIONS,
+        encode_quant_options(self.options(), self.is_trained()),
+      );
+    if let Some(q) = self.quantizer() {
+      w.section(QUANT_PARAMS, q.params_bytes())
+        .section(QUANT_CODES, self.codes());
+    }
+    w
+  }
+
+  /// The whole file as bytes.
+  pub fn to_bytes(&self) -> Result<Vec<u8>> {
+    self.writer().to_bytes()
+  }
+
+  /// Saves to `path` crash-safely.
+  pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+    self.writer().save(path.as_ref())
+  }
 }

@@ -20,6 +20,7 @@ pub mod format;
 pub mod hnsw;
 pub mod keys;
 pub mod metric;
+pub mod quant;
 mod tile;
 pub mod topk;
 

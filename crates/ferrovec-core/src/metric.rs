@@ -159,6 +159,134 @@ fn hamming_raw_u8(a: &[u8], b: &[u8]) -> f64 {
   u8::hamming(a, b).unwrap_or(f64::NAN)
 }
 
+/// Quantised-code kernels (the `quant` module's only route to simsimd). Each returns the raw value
+/// the quantiser's correction algebra needs, not a finished distance.
+pub mod codes {
+  use simsimd::SpatialSimilarity;
+
+  /// The raw inner product `Σ aᵢbᵢ` of two signed 8-bit code rows. simsimd sums in integers; the
+  /// `f32` result is exact while |Σ| ≤ 127²·dim < 2²⁴ (dim ≤ 1040) and within 6·10⁻⁸ relative beyond.
+  #[inline]
+  pub fn dot_i8(a: &[i8], b: &[i8]) -> f32 {
+    <i8 as SpatialSimilarity>::dot(a, b).map_or(f32::NAN, |p| p as f32)
+  }
+
+  /// Differing bits between two packed bit rows (simsimd).
+  #[inline]
+  pub fn hamming(a: &[u8], b: &[u8]) -> f32 {
+    super::hamming_u8(a, b)
+  }
+
+  /// Differing bits, eight bytes per step: binary codes are short (64 bytes at 512-d), where a
+  /// call into simsimd (run-time dispatch, length checks) costs more than the popcounts themselves.
+  #[inline(always)]
+  fn hamming_words_body(a: &[u8], b: &[u8]) -> f32 {
+    let mut n = 0u32;
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+      let x = u64::from_ne_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+      let y = u64::from_ne_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]);
+      n += (x ^ y).count_ones();
+    }
+    for (x, y) in ra.iter().zip(rb) {
+      n += (x ^ y).count_ones();
+    }
+    n as f32
+  }
+
+  fn hamming_words(a: &[u8], b: &[u8]) -> f32 {
+    hamming_words_body(a, b)
+  }
+
+  #[cfg(target_arch = "x86_64")]
+  #[target_feature(enable = "popcnt")]
+  fn hamming_words_popcnt_impl(a: &[u8], b: &[u8]) -> f32 {
+    hamming_words_body(a, b)
+  }
+
+  #[cfg(target_arch = "x86_64")]
+  fn hamming_words_popcnt(a: &[u8], b: &[u8]) -> f32 {
+    // SAFETY: `hamming_kernel` hands this out only after detecting POPCNT on this CPU.
+    unsafe { hamming_words_popcnt_impl(a, b) }
+  }
+
+  /// The Hamming kernel binary codes are scanned with: the word loop compiled for POPCNT when the
+  /// CPU has it (x86-64's baseline lacks the instruction), the portable word loop otherwise.
+  pub fn hamming_kernel() -> fn(&[u8], &[u8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+      return hamming_words_popcnt;
+    }
+    hamming_words
+  }
+
+  use simsimd::f16;
+
+  /// An f16 kernel over raw binary16 bit patterns.
+  pub type F16Kernel = fn(&[u16], &[u16]) -> f32;
+
+  /// The binary16 bit pattern nearest to `x` (simsimd's conversion).
+  #[inline]
+  pub fn f16_from_f32(x: f32) -> u16 {
+    f16::from_f32(x).0
+  }
+
+  /// The value of a binary16 bit pattern.
+  #[inline]
+  pub fn f16_to_f32(h: u16) -> f32 {
+    f16(h).to_f32()
+  }
+
+  #[inline]
+  fn as_f16(v: &[u16]) -> &[f16] {
+    // SAFETY: `simsimd::f16` is `#[repr(transparent)]` over `u16`, so the two slices have the same
+    // layout, length and alignment; the borrow's lifetime carries over unchanged.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f16>(), v.len()) }
+  }
+
+  fn cos_f16(a: &[u16], b: &[u16]) -> f32 {
+    <f16 as SpatialSimilarity>::cos(as_f16(a), as_f16(b)).map_or(f32::NAN, |d| d.clamp(0.0, 2.0) as f32)
+  }
+
+  fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
+    <f16 as SpatialSimilarity>::dot(as_f16(a), as_f16(b)).map_or(f32::NAN, |p| (1.0 - p) as f32)
+  }
+
+  fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 {
+    <f16 as SpatialSimilarity>::l2sq(as_f16(a), as_f16(b)).map_or(f32::NAN, |d| d as f32)
+  }
+
+  /// The f16 kernel of `metric`, with the same definitions as the f32 ones (smaller is closer).
+  /// `hamming` never gets here (quantisation refuses it); it maps to l2sq to stay total.
+  pub fn f16_kernel(metric: super::Metric) -> F16Kernel {
+    match metric {
+      super::Metric::Cosine => cos_f16,
+      super::Metric::Dot => dot_f16,
+      super::Metric::L2 | super::Metric::Hamming => l2sq_f16,
+    }
+  }
+
+  /// Names of the kernels each code type runs on, for `nativeInfo()`: simsimd picks the backend at
+  /// run time, so the names are the simsimd entry points plus the backends it dispatches to.
+  pub fn kernel_names() -> Vec<(&'static str, &'static str)> {
+    vec![
+      ("f32", "simsimd cos/dot/l2sq_f32 + ferrovec tile kernels"),
+      ("f16", "simsimd cos/dot/l2sq_f16"),
+      ("int8", "simsimd dot_i8 + per-vector corrections"),
+      (
+        "binary",
+        "ferrovec 64-bit popcount loop (POPCNT when the CPU has it)",
+      ),
+      (
+        "pq",
+        "ferrovec lookup-table sum (per-query table, 256 entries per sub-vector)",
+      ),
+      ("truncate", "simsimd cos/l2sq_f32 on the Matryoshka prefix"),
+    ]
+  }
+}
+
 /// A component type that rows of an index are made of.
 pub trait Element: Copy + Send + Sync + Default + fmt::Debug + 'static {
   /// Human name of the storage, for messages (`"f32"`, `"packed bits"`).

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use ferrovec_core::error::Context;
 use ferrovec_core::flat::{k_from_f64, BatchResult};
 use ferrovec_core::keys::{key_from_f64, keys_from_f64};
+use ferrovec_core::quant::{QuantOptions, QuantSpec, QuantizedFlatIndex};
 use ferrovec_core::{AnyFlatIndex, Error as CoreError, FlatIndex, LoadOptions, Metric};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -20,10 +21,12 @@ use parking_lot::RwLock;
 use crate::error::{to_js, CoreResultExt};
 use crate::metric::parse_metric;
 
-/// The two storage kinds: f32 vectors, or bit-packed rows for hamming.
+/// The storage kinds: f32 vectors, bit-packed rows for hamming, or f32 vectors searched through
+/// quantised codes.
 enum AnyFlat {
   F32(FlatIndex<f32>),
   Bits(FlatIndex<u8>),
+  Quant(QuantizedFlatIndex),
 }
 
 impl From<AnyFlatIndex> for AnyFlat {
@@ -31,6 +34,7 @@ impl From<AnyFlatIndex> for AnyFlat {
     match index {
       AnyFlatIndex::F32(i) => AnyFlat::F32(i),
       AnyFlatIndex::Bits(i) => AnyFlat::Bits(i),
+      AnyFlatIndex::Quant(i) => AnyFlat::Quant(i),
     }
   }
 }
@@ -40,6 +44,7 @@ impl AnyFlat {
     match self {
       AnyFlat::F32(i) => i.save(path),
       AnyFlat::Bits(i) => i.save(path),
+      AnyFlat::Quant(i) => i.save(path),
     }
   }
 
@@ -47,6 +52,7 @@ impl AnyFlat {
     match self {
       AnyFlat::F32(i) => i.to_bytes(),
       AnyFlat::Bits(i) => i.to_bytes(),
+      AnyFlat::Quant(i) => i.to_bytes(),
     }
   }
 }
@@ -80,7 +86,8 @@ macro_rules! with_rows {
     match ($index, $rows) {
       (AnyFlat::F32($idx), Rows::F32($r)) => $body,
       (AnyFlat::Bits($idx), Rows::Bits($r)) => $body,
-      (AnyFlat::F32(_), _) => Err(wrong_kind(false)),
+      (AnyFlat::Quant($idx), Rows::F32($r)) => $body,
+      (AnyFlat::F32(_) | AnyFlat::Quant(_), _) => Err(wrong_kind(false)),
       (AnyFlat::Bits(_), _) => Err(wrong_kind(true)),
     }
   };
@@ -92,6 +99,104 @@ pub struct MemoryUsage {
   pub vectors: f64,
   pub keys: f64,
   pub total: f64,
+  /// Quantised indexes: bytes of codes (part of `vectors`).
+  pub codes: Option<f64>,
+  /// Quantised indexes: bytes of f32 originals (part of `vectors`).
+  pub originals: Option<f64>,
+}
+
+/// Quantisation options as the facade passes them (already shape-checked there).
+#[napi(object)]
+pub struct FlatQuantOptions {
+  /// `"f16"`, `"int8"`, `"binary"`, `"pq"` or `"truncate"`.
+  pub kind: String,
+  pub m: Option<f64>,
+  /// Matryoshka prefix length of `"truncate"`.
+  pub dims: Option<f64>,
+  pub iterations: Option<f64>,
+  pub sample: Option<f64>,
+  pub quantile: Option<f64>,
+  pub center: Option<bool>,
+  /// Rescoring multiple of `k`; 1 turns rescoring off. Absent: the type's default.
+  pub oversample: Option<f64>,
+  pub keep_originals: Option<bool>,
+  /// Automatic training after this many vectors; 0 = only `train()`. Absent: the default.
+  pub train_after: Option<f64>,
+  pub seed: Option<f64>,
+}
+
+/// How a quantised index is set up, and whether it is trained.
+#[napi(object)]
+pub struct QuantizationInfo {
+  pub kind: String,
+  pub trained: bool,
+  /// Bytes per stored code (0 before training for types that learn their size).
+  pub code_bytes: u32,
+  pub oversample: f64,
+  pub keep_originals: bool,
+  /// 0 when training is manual.
+  pub train_after: f64,
+  pub seed: f64,
+  /// PQ sub-vectors (0 for other types).
+  pub m: u32,
+  /// Matryoshka prefix length of `"truncate"` (0 for other types).
+  pub dims: u32,
+}
+
+fn whole(name: &str, v: Option<f64>, default: usize, max: f64) -> ferrovec_core::Result<usize> {
+  match v {
+    None => Ok(default),
+    Some(x) if x.fract() == 0.0 && x >= 0.0 && x <= max => Ok(x as usize),
+    Some(x) => Err(CoreError::InvalidArgument(format!(
+      "{name} must be an integer in 0..={max}, got {x}"
+    ))),
+  }
+}
+
+/// Core options from the binding's object; ranges are checked here and in the core.
+fn quant_options(o: &FlatQuantOptions, dim: usize) -> ferrovec_core::Result<QuantOptions> {
+  let spec = match o.kind.as_str() {
+    "f16" => QuantSpec::F16,
+    "int8" => QuantSpec::Int8 {
+      quantile: o.quantile.map_or(QuantSpec::INT8_QUANTILE, |q| q as f32),
+    },
+    "binary" => QuantSpec::Binary {
+      center: o.center.unwrap_or(true),
+    },
+    "pq" => QuantSpec::Pq {
+      m: whole("pq m", o.m, (dim / 8).max(1), u32::MAX as f64)?,
+      iterations: whole(
+        "pq iterations",
+        o.iterations,
+        QuantSpec::PQ_ITERATIONS,
+        u32::MAX as f64,
+      )?,
+      sample: whole("pq sample", o.sample, QuantSpec::PQ_SAMPLE, u32::MAX as f64)?,
+    },
+    "truncate" => QuantSpec::Truncate {
+      dims: whole("truncate dims", o.dims, dim, u32::MAX as f64)?,
+    },
+    other => {
+      return Err(CoreError::InvalidArgument(format!(
+        "quantization type must be one of \"none\", \"f16\", \"int8\", \"binary\", \"pq\", \"truncate\", got {other:?}"
+      )))
+    }
+  };
+  let mut q = QuantOptions::new(spec);
+  if let Some(x) = o.oversample {
+    q.oversample = x as f32;
+  }
+  if let Some(k) = o.keep_originals {
+    q.keep_originals = k;
+  }
+  if let Some(t) = o.train_after {
+    let t = whole("trainAfter", Some(t), 0, u32::MAX as f64)?;
+    q.train_after = (t > 0).then_some(t);
+  }
+  if let Some(s) = o.seed {
+    q.seed = whole("seed", Some(s), 0, 9_007_199_254_740_991.0)? as u64;
+  }
+  Ok(q)
 }
 
 /// One query's results, nearest first.
@@ -143,10 +248,13 @@ pub struct NativeFlatIndex {
 #[napi]
 impl NativeFlatIndex {
   #[napi(constructor)]
-  pub fn new(env: Env, dim: f64, metric: String) -> Result<Self> {
+  pub fn new(env: Env, dim: f64, metric: String, quantization: Option<FlatQuantOptions>) -> Result<Self> {
     let m = parse_metric(&metric).or_js(&env)?;
     let dim = dim_from_f64(dim).or_js(&env)?;
-    let inner = if m == Metric::Hamming {
+    let inner = if let Some(q) = quantization {
+      let options = quant_options(&q, dim).or_js(&env)?;
+      AnyFlat::Quant(QuantizedFlatIndex::new(dim, m, options).or_js(&env)?)
+    } else if m == Metric::Hamming {
       AnyFlat::Bits(FlatIndex::new(dim, m).or_js(&env)?)
     } else {
       AnyFlat::F32(FlatIndex::new(dim, m).or_js(&env)?)
@@ -161,6 +269,7 @@ impl NativeFlatIndex {
     let d = match &*self.inner.read() {
       AnyFlat::F32(i) => i.dim(),
       AnyFlat::Bits(i) => i.dim(),
+      AnyFlat::Quant(i) => i.dim(),
     };
     u32::try_from(d).unwrap_or(u32::MAX)
   }
@@ -170,6 +279,7 @@ impl NativeFlatIndex {
     match &*self.inner.read() {
       AnyFlat::F32(i) => i.metric().name().to_owned(),
       AnyFlat::Bits(i) => i.metric().name().to_owned(),
+      AnyFlat::Quant(i) => i.metric().name().to_owned(),
     }
   }
 
@@ -178,6 +288,7 @@ impl NativeFlatIndex {
     let n = match &*self.inner.read() {
       AnyFlat::F32(i) => i.len(),
       AnyFlat::Bits(i) => i.len(),
+      AnyFlat::Quant(i) => i.len(),
     };
     u32::try_from(n).unwrap_or(u32::MAX)
   }
@@ -216,6 +327,56 @@ impl NativeFlatIndex {
     }
   }
 
+  /// Trains the quantiser on `sample` (row-major) off the JS thread, then encodes every vector
+  /// already added.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn train(&self, sample: &[f32]) -> AsyncTask<TrainTask> {
+    AsyncTask::new(TrainTask {
+      inner: self.inner.clone(),
+      sample: sample.to_vec(),
+    })
+  }
+
+  /// {@link train} on the calling thread.
+  #[napi]
+  pub fn train_sync(&self, env: Env, sample: &[f32]) -> Result<()> {
+    let mut task = TrainTask {
+      inner: self.inner.clone(),
+      sample: sample.to_vec(),
+    };
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// The quantisation set-up, or `undefined` for a plain index.
+  #[napi(getter)]
+  pub fn quantization(&self) -> Option<QuantizationInfo> {
+    let guard = self.inner.read();
+    let AnyFlat::Quant(i) = &*guard else {
+      return None;
+    };
+    let o = i.options();
+    Some(QuantizationInfo {
+      kind: o.spec.name().to_owned(),
+      trained: i.is_trained(),
+      code_bytes: i
+        .quantizer()
+        .map_or(0, |q| u32::try_from(q.code_len()).unwrap_or(u32::MAX)),
+      oversample: f64::from(o.oversample),
+      keep_originals: o.keep_originals,
+      train_after: o.train_after.map_or(0.0, |n| n as f64),
+      seed: o.seed as f64,
+      m: match o.spec {
+        QuantSpec::Pq { m, .. } => u32::try_from(m).unwrap_or(u32::MAX),
+        _ => 0,
+      },
+      dims: match o.spec {
+        QuantSpec::Truncate { dims } => u32::try_from(dims).unwrap_or(u32::MAX),
+        _ => 0,
+      },
+    })
+  }
+
   /// Removes `key`; resolves whether it was present.
   #[napi]
   pub fn remove(&self, env: Env, key: f64) -> Result<bool> {
@@ -223,6 +384,7 @@ impl NativeFlatIndex {
     Ok(match &mut *self.inner.write() {
       AnyFlat::F32(i) => i.remove(key),
       AnyFlat::Bits(i) => i.remove(key),
+      AnyFlat::Quant(i) => i.remove(key),
     })
   }
 
@@ -232,6 +394,7 @@ impl NativeFlatIndex {
     Ok(match &*self.inner.read() {
       AnyFlat::F32(i) => i.contains(key),
       AnyFlat::Bits(i) => i.contains(key),
+      AnyFlat::Quant(i) => i.contains(key),
     })
   }
 
@@ -242,6 +405,7 @@ impl NativeFlatIndex {
     Ok(match &*self.inner.read() {
       AnyFlat::F32(i) => i.get(key).map(|r| Either::A(r.to_vec().into())),
       AnyFlat::Bits(i) => i.get(key).map(|r| Either::B(r.to_vec().into())),
+      AnyFlat::Quant(i) => i.get(key).map(|r| Either::A(r.into())),
     })
   }
 
@@ -251,6 +415,7 @@ impl NativeFlatIndex {
     let keys: Vec<f64> = match &*self.inner.read() {
       AnyFlat::F32(i) => i.keys().iter().map(|&k| k as f64).collect(),
       AnyFlat::Bits(i) => i.keys().iter().map(|&k| k as f64).collect(),
+      AnyFlat::Quant(i) => i.keys().iter().map(|&k| k as f64).collect(),
     };
     keys.into()
   }
@@ -260,11 +425,23 @@ impl NativeFlatIndex {
     let m = match &*self.inner.read() {
       AnyFlat::F32(i) => i.memory_usage(),
       AnyFlat::Bits(i) => i.memory_usage(),
+      AnyFlat::Quant(i) => {
+        let m = i.memory_usage();
+        return MemoryUsage {
+          vectors: (m.codes + m.originals) as f64,
+          keys: m.keys as f64,
+          total: m.total as f64,
+          codes: Some(m.codes as f64),
+          originals: Some(m.originals as f64),
+        };
+      }
     };
     MemoryUsage {
       vectors: m.vectors as f64,
       keys: m.keys as f64,
       total: m.total as f64,
+      codes: None,
+      originals: None,
     }
   }
 
@@ -446,6 +623,30 @@ impl Task for LoadTask {
     Ok(NativeFlatIndex {
       inner: Arc::new(RwLock::new(index.into())),
     })
+  }
+}
+
+pub struct TrainTask {
+  inner: Arc<RwLock<AnyFlat>>,
+  sample: Vec<f32>,
+}
+
+impl Task for TrainTask {
+  type Output = ferrovec_core::Result<()>;
+  type JsValue = ();
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    let sample = std::mem::take(&mut self.sample);
+    Ok(match &mut *self.inner.write() {
+      AnyFlat::Quant(i) => i.train(&sample),
+      _ => Err(CoreError::InvalidArgument(
+        "train() is for quantised indexes; this index has no quantization option".into(),
+      )),
+    })
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {
+    output.map_err(|e| to_js(&env, e))
   }
 }
 

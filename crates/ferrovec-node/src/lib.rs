@@ -17,4 +17,4 @@ pub use hnsw::NativeHnswIndex;
 // Re-exported so every `#[napi]` item is reachable from the crate root; without this, `cargo clippy
 // --all-targets` (which builds the lib's test target, where napi's registration is compiled out)
 // reports the plain functions as dead code.
-pub use metric::{distance, distances_into, native_info, NativeInfo};
+pub use metric::{distance, distances_into, native_info, CodeKernel, NativeInfo};

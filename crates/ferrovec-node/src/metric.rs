@@ -72,6 +72,16 @@ pub struct NativeInfo {
   pub threads: u32,
   /// CPU architecture the addon was compiled for.
   pub arch: String,
+  /// The kernel each stored code type is scored with (`f32`, `f16`, `int8`, `binary`, `pq`); the
+  /// simsimd ones run on the `backends` above.
+  pub code_kernels: Vec<CodeKernel>,
+}
+
+/// One code type and the kernel that scores it.
+#[napi(object)]
+pub struct CodeKernel {
+  pub code: String,
+  pub kernel: String,
 }
 
 /// Reports the SIMD backends and thread pool in use.
@@ -85,5 +95,12 @@ pub fn native_info() -> NativeInfo {
     tile_kernels: caps.tile.to_owned(),
     threads: u32::try_from(ferrovec_core::threads()).unwrap_or(u32::MAX),
     arch: std::env::consts::ARCH.to_owned(),
+    code_kernels: metric::codes::kernel_names()
+      .into_iter()
+      .map(|(code, kernel)| CodeKernel {
+        code: code.to_owned(),
+        kernel: kernel.to_owned(),
+      })
+      .collect(),
   }
 }

@@ -76,7 +76,8 @@ pub const MAGIC: [u8; 8] = *b"\x89FRV\r\n\x1a\n";
 pub const MAJOR: u16 = 1;
 
 /// The newest minor version this build knows (it writes this one and reads every minor).
-pub const MINOR: u16 = 0;
+/// 1.1 added the quantisation sections of flat files (`flat_file.rs`); 1.0 files read unchanged.
+pub const MINOR: u16 = 1;
 
 /// Bytes of the fixed header.
 pub const HEADER_LEN: usize = 64;
