@@ -8,6 +8,7 @@ export type {
   MemoryUsage as NativeMemoryUsage,
   NativeFlatIndex,
   NativeHnswIndex,
+  NativeHnswlib,
   NativeInfo,
   SearchResult as NativeSearchResult,
 } from '../native/binding.cjs'
