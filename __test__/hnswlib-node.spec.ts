@@ -277,9 +277,9 @@ test('BruteforceSearch files: written by hnswlib-node, read by ferrovec, and bac
   t.deepEqual(readFileSync(f2).subarray(0, used), readFileSync(f1).subarray(0, used))
   t.is(readFileSync(f2).length, readFileSync(f1).length)
   const wrong = new BruteforceSearch('l2', 5)
-  t.is(t.throws(() => wrong.readIndexSync(f1))?.['code' as never], 'ERR_DIMENSION_MISMATCH')
+  t.is((t.throws(() => wrong.readIndexSync(f1)) as { code?: string }).code, 'ERR_DIMENSION_MISMATCH')
   writeFileSync(join(dir, 'bf-short.index'), readFileSync(f1).subarray(0, 100))
-  t.is(t.throws(() => mine.readIndexSync(join(dir, 'bf-short.index')))?.['code' as never], 'ERR_CORRUPT_FILE')
+  t.is((t.throws(() => mine.readIndexSync(join(dir, 'bf-short.index'))) as { code?: string }).code, 'ERR_CORRUPT_FILE')
   t.is(mine.getCurrentCount(), 30, 'a refused file changes nothing')
 })
 

@@ -2,6 +2,8 @@
 //! with their graph, labels, vectors and deleted marks; ferrovec's writer round-trips; and every
 //! truncated, damaged or mismatched file is a coded error, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;
@@ -204,7 +206,8 @@ fn put_u64(b: &mut [u8], at: usize, v: u64) {
 fn damaged_fields_are_coded_errors() {
   let good = fixture("l2-d8-m8.index");
   let size_per = 4 + 4 * 16 + 32 + 8;
-  let damage: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+  type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+  let damage: Vec<(&str, Damage)> = vec![
     ("offsetLevel0", Box::new(|b| put_u64(b, 0, 8))),
     (
       "cur_element_count huge",

@@ -180,7 +180,7 @@ pub fn from_bytes(
   if size_per != want_size as u64 {
     let stored = size_per
       .checked_sub(links0_len as u64 + 8)
-      .filter(|d| d % 4 == 0 && *d > 0);
+      .filter(|d| d.is_multiple_of(4) && *d > 0);
     return Err(match stored {
       Some(d) => Error::DimensionMismatch {
         expected: dim,
@@ -257,7 +257,7 @@ pub fn from_bytes(
   let mut links_up: Vec<u32> = Vec::new();
   for s in 0..n {
     let size = c.u32("an upper-level record")? as usize;
-    if size % per_level != 0 {
+    if !size.is_multiple_of(per_level) {
       return Err(corrupt(
         "upper-level record",
         format!("element {s}: {size} bytes is not a whole number of {per_level}-byte lists"),
