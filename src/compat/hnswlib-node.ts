@@ -71,15 +71,20 @@ function toLabel(label: number): number {
   return label
 }
 
-/** Copies a point to f32, checking its length with hnswlib-node's message and its values. */
-function toVector(point: Point, dim: number, normalize: boolean): Float32Array {
+/** A point as f32, its length checked with hnswlib-node's message (values are checked natively). */
+function toF32(point: Point, dim: number): Float32Array {
   if (point.length !== dim) {
     throw new InvalidInputError(
       'ERR_DIMENSION_MISMATCH',
       `Invalid the given array length (expected ${dim}, but got ${point.length}).`,
     )
   }
-  const v = Float32Array.from(point)
+  return point instanceof Float32Array ? point : new Float32Array(point)
+}
+
+/** {@link toF32}, then finite values checked and, with `normalize`, scaled to unit length. */
+function toVector(point: Point, dim: number, normalize: boolean): Float32Array {
+  const v = Float32Array.from(toF32(point, dim))
   for (let i = 0; i < dim; i++) {
     const x = v[i] as number
     if (!Number.isFinite(x)) {
@@ -366,13 +371,13 @@ export class HierarchicalNSW {
     if (typeof label !== 'number') throw typeError('Invalid the second argument type, must be a number.')
     if (replace !== undefined && typeof replace !== 'boolean') throw typeError('Invalid the third argument type, must be a boolean.')
     const index = this.#ready()
-    const vector = toVector(point, this.#dim, this.#normalize)
+    const vector = toF32(point, this.#dim)
     const key = toLabel(label)
     if (replace === true && !this.#allowReplaceDeleted) {
       throw hnswError('Replacement of deleted elements is disabled in constructor')
     }
     if (index.has(key)) {
-      callNative(() => index.add(key, vector, true))
+      callNative(() => index.add(key, vector, true, this.#normalize))
       return
     }
     if (this.#deleted.has(key)) {
@@ -390,14 +395,14 @@ export class HierarchicalNSW {
     if (this.getCurrentCount() >= this.#maxElements) {
       throw hnswError('The number of elements exceeds the specified limit')
     }
-    callNative(() => index.add(key, vector, false))
+    callNative(() => index.add(key, vector, false, this.#normalize))
   }
 
   /** Brings back the deleted node of `old` as `key` and gives it `vector`; all or nothing. */
   #revive(index: NativeHnswlib, old: number, key: number, vector: Float32Array): void {
     callNative(() => index.restore(old, key))
     try {
-      callNative(() => index.add(key, vector, true))
+      callNative(() => index.add(key, vector, true, this.#normalize))
     } catch (err) {
       // Only an allocation failure gets here (the vector was checked): put the mark back.
       index.remove(key)
@@ -444,7 +449,7 @@ export class HierarchicalNSW {
     if (typeof k !== 'number') throw typeError('Invalid the second argument type, must be a number.')
     const fn = checkFilter(filter, 2)
     const index = this.#ready()
-    const query = toVector(point, this.#dim, this.#normalize)
+    const query = toF32(point, this.#dim)
     if (!Number.isInteger(k) || k < 0) {
       throw new InvalidInputError('ERR_INVALID_ARGUMENT', `numNeighbors must be a non-negative integer, got ${k}`)
     }
@@ -471,7 +476,7 @@ export class HierarchicalNSW {
   searchKnn(...args: unknown[]): SearchResult {
     const { index, query, k, allow } = this.#searchArgs(args)
     if (k === 0) return { distances: [], neighbors: [] }
-    return toResult(callNative(() => index.search(query, k, allow)))
+    return toResult(callNative(() => index.search(query, k, allow, this.#normalize)))
   }
 
   /** `searchKnn` off the JS thread (a ferrovec addition). */
@@ -479,7 +484,7 @@ export class HierarchicalNSW {
   async searchKnnAsync(...args: unknown[]): Promise<SearchResult> {
     const { index, query, k, allow } = this.#searchArgs(args)
     if (k === 0) return { distances: [], neighbors: [] }
-    return toResult(await awaitNative(index.searchAsync(query, k, allow)))
+    return toResult(await awaitNative(index.searchAsync(query, k, allow, this.#normalize)))
   }
 
   /** Every label in the index, deleted ones included (as hnswlib). */

@@ -41,6 +41,15 @@ pub struct NativeHnswlib {
   file_max_elements: f64,
 }
 
+/// A copy of `v`, unit length when `normalize` (hnswlib-node's `cosine` space).
+fn prepare(v: &[f32], normalize: bool) -> Vec<f32> {
+  let mut row = v.to_vec();
+  if normalize {
+    hnswlib::normalize(&mut row);
+  }
+  row
+}
+
 fn u(x: f64, name: &str) -> ferrovec_core::Result<usize> {
   if x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) {
     Ok(x as usize)
@@ -84,11 +93,13 @@ impl NativeHnswlib {
     })
   }
 
-  /// Adds `vector` under `key`, or with `upsert` replaces (and re-links) a live key's vector.
+  /// Adds `vector` under `key`, or with `upsert` replaces (and re-links) a live key's vector;
+  /// with `normalize`, a unit-length copy of it (as hnswlib-node's `cosine` space).
   #[napi]
-  pub fn add(&self, env: Env, key: f64, vector: &[f32], upsert: bool) -> Result<()> {
+  pub fn add(&self, env: Env, key: f64, vector: &[f32], upsert: bool, normalize: bool) -> Result<()> {
     let key = key_from_f64(key, Context::NONE).or_js(&env)?;
-    self.inner.add(key, vector, upsert).or_js(&env)
+    let row = prepare(vector, normalize);
+    self.inner.add(key, &row, upsert).or_js(&env)
   }
 
   /// Marks `key` removed; returns whether it was live.
@@ -157,7 +168,7 @@ impl NativeHnswlib {
   }
 
   /// The `k` nearest live neighbours of `query` (beam width max(ef, k)), only among `allow` when
-  /// given.
+  /// given; with `normalize`, of the query scaled to unit length.
   #[napi]
   pub fn search(
     &self,
@@ -165,10 +176,11 @@ impl NativeHnswlib {
     query: &[f32],
     k: f64,
     allow: Option<&[f64]>,
+    normalize: bool,
   ) -> Result<HnswlibSearchResult> {
     let mut task = SearchTask {
       inner: self.inner.clone(),
-      query: query.to_vec(),
+      query: prepare(query, normalize),
       k,
       allow: allow.map(<[f64]>::to_vec),
     };
@@ -178,10 +190,16 @@ impl NativeHnswlib {
 
   /// `search` off the JS thread.
   #[napi(ts_return_type = "Promise<HnswlibSearchResult>")]
-  pub fn search_async(&self, query: &[f32], k: f64, allow: Option<&[f64]>) -> AsyncTask<SearchTask> {
+  pub fn search_async(
+    &self,
+    query: &[f32],
+    k: f64,
+    allow: Option<&[f64]>,
+    normalize: bool,
+  ) -> AsyncTask<SearchTask> {
     AsyncTask::new(SearchTask {
       inner: self.inner.clone(),
-      query: query.to_vec(),
+      query: prepare(query, normalize),
       k,
       allow: allow.map(<[f64]>::to_vec),
     })

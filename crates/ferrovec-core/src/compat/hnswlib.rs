@@ -121,6 +121,19 @@ pub fn metric_for_space(space: &str) -> Result<Metric> {
   }
 }
 
+/// Scales `v` to unit length exactly as hnswlib-node does for its `cosine` space (the squared norm
+/// summed in order in f32, then each element divided by the norm), so vectors normalised here are
+/// bit-identical to the ones hnswlib-node stores. A zero vector stays zero; NaN stays NaN (and is
+/// then refused by the index).
+pub fn normalize(v: &mut [f32]) {
+  let norm = v.iter().fold(0.0f32, |s, x| s + x * x).abs().sqrt();
+  if norm > 0.0 {
+    for x in v.iter_mut() {
+      *x /= norm;
+    }
+  }
+}
+
 /// Reads an hnswlib index for vectors of `dim` dimensions compared with `metric` (see
 /// [`metric_for_space`]). The index's default search width is `ef_search` (hnswlib's own default
 /// after loading is 10).
