@@ -378,6 +378,9 @@ test('filter: same results as hnswlib-node; a throwing filter is a thrown error'
     t.deepEqual(mine.searchKnn(q, 5, even).neighbors, truth)
     t.deepEqual(theirs.searchKnn(q, 5, even).neighbors, truth)
   }
+  // Any truthy value keeps a label, as hnswlib-node's ToBoolean().
+  const truthy = ((l: number) => (l % 3 === 0 ? 'yes' : 0)) as unknown as (l: number) => boolean
+  t.deepEqual(mine.searchKnn(queries[2], 5, truthy).neighbors, theirs.searchKnn(queries[2], 5, truthy).neighbors)
   const boom = new Error('boom')
   t.is(
     t.throws(() =>

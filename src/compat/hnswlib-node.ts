@@ -465,7 +465,8 @@ export class HierarchicalNSW {
     if (fn !== undefined) {
       const keys = index.keys()
       const kept: number[] = []
-      for (const key of keys) if (fn(key) === true) kept.push(key)
+      // Truthiness, as hnswlib-node's `ToBoolean()`.
+      for (const key of keys) if (fn(key)) kept.push(key)
       allow = Float64Array.from(kept)
     }
     return { index, query, k, allow }
@@ -760,7 +761,7 @@ export class BruteforceSearch {
     const found: { d: number; label: number }[] = []
     for (let i = 0; i < this.#labels.length; i++) {
       const label = this.#labels[i] as number
-      if (fn !== undefined && fn(label) !== true) continue
+      if (fn !== undefined && !fn(label)) continue
       let s = 0
       const at = i * dim
       if (l2) {
