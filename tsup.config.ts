@@ -6,7 +6,8 @@ const external = [/native\/binding\.cjs$/]
 
 export default defineConfig([
   {
-    entry: ['src/index.ts'],
+    // `ferrovec/hnswlib-node` is its own entry so its module shape is hnswlib-node's alone.
+    entry: { index: 'src/index.ts', 'hnswlib-node': 'src/compat/hnswlib-node.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     target: 'node20',

@@ -6,7 +6,8 @@
 // indexes with three libraries and takes ~8–10 min on 2 loaded cores, which with flat + kernels would
 // exceed the ~12 min budget of `npm run bench`. `--publish` puts a partial run's sections into
 // RESULTS.md / results.json (replacing their previous version, keeping the rest); the default full
-// run keeps the published HNSW section.
+// run keeps the published HNSW section. The LangChain-style drop-in workload (`--only=langchain`,
+// `npm run bench:langchain`) is separate for the same reason: three 20,000 × 1536-d builds.
 
 import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
@@ -16,6 +17,7 @@ import { runFlat } from './flat.bench.js'
 import { runHnsw } from './hnsw.bench.js'
 import { runKernels } from './kernels.bench.js'
 import { runQuant } from './quant.bench.js'
+import { runLangchain } from './langchain.bench.js'
 import { BENCH_DIR } from './lib/peers.js'
 import { ferrovecBuild, publishSections, writeReport, type Section } from './lib/results.js'
 
@@ -25,6 +27,7 @@ const BENCHES: Record<string, (o: { quick: boolean }) => Promise<Section>> = {
   kernels: runKernels,
   hnsw: runHnsw,
   quant: runQuant,
+  langchain: runLangchain,
 }
 /**
  * What `npm run bench` runs with no `--only` (see the file comment for why HNSW is separate;

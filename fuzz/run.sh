@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(load_flat load_flat_sealed load_hnsw load_hnsw_sealed)
+[ ${#targets[@]} -eq 0 ] && targets=(load_flat load_flat_sealed load_hnsw load_hnsw_sealed load_hnswlib)
 
 # The flags cargo-fuzz passes: coverage counters and comparison tracing for libFuzzer, AddressSanitizer,
 # and debug assertions plus overflow checks so arithmetic slips show up as crashes.

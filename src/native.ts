@@ -9,6 +9,7 @@ export type {
   MemoryUsage as NativeMemoryUsage,
   NativeFlatIndex,
   NativeHnswIndex,
+  NativeHnswlib,
   NativeInfo,
   SearchResult as NativeSearchResult,
 } from '../native/binding.cjs'

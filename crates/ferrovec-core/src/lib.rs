@@ -13,6 +13,7 @@
 #![deny(clippy::all)]
 
 mod batch;
+pub mod compat;
 pub mod error;
 pub mod flat;
 pub mod flat_file;

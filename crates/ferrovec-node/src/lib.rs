@@ -10,10 +10,12 @@
 mod error;
 mod flat;
 mod hnsw;
+mod hnswlib;
 mod metric;
 
 pub use flat::NativeFlatIndex;
 pub use hnsw::NativeHnswIndex;
+pub use hnswlib::NativeHnswlib;
 // Re-exported so every `#[napi]` item is reachable from the crate root; without this, `cargo clippy
 // --all-targets` (which builds the lib's test target, where napi's registration is compiled out)
 // reports the plain functions as dead code.

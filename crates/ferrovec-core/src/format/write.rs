@@ -221,6 +221,30 @@ impl<'a> Writer<'a> {
   }
 }
 
+/// Writes `bytes` to `path` as [`Writer::save`] does (temp file beside it, fsync, rename, fsync
+/// of the directory), for files in formats other than ferrovec's own (`crate::compat`).
+pub(crate) fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+  let (dir, tmp) = temp_path(path)?;
+  let written = OpenOptions::new()
+    .write(true)
+    .create_new(true)
+    .open(&tmp)
+    .map_err(Error::io("create", &tmp))
+    .and_then(|mut file| {
+      file.write_all(bytes).map_err(Error::io("write", &tmp))?;
+      file.sync_all().map_err(Error::io("sync", &tmp))
+    });
+  if let Err(e) = written {
+    let _ = fs::remove_file(&tmp);
+    return Err(e);
+  }
+  if let Err(e) = fs::rename(&tmp, path) {
+    let _ = fs::remove_file(&tmp);
+    return Err(Error::io("replace", path)(e));
+  }
+  sync_dir(&dir).map_err(Error::io("sync the directory of", path))
+}
+
 fn too_large() -> Error {
   Error::invalid_argument("the file would be larger than this platform can address")
 }

@@ -42,6 +42,7 @@
 mod build;
 mod file;
 mod graph;
+mod import;
 mod search;
 mod visited;
 
