@@ -37,6 +37,7 @@ test('main job: `ferrovec demo` reproduces the shipped ground truth', (t) => {
   t.regex(out, /queries\/s/)
 })
 
+// Exit codes as docs/cli.md states them: 2 for bad usage (unknown command, bad option value).
 test('CLI: unknown command and bad options fail with a message', (t) => {
   const run = (args: string[]) => {
     try {
@@ -48,9 +49,9 @@ test('CLI: unknown command and bad options fail with a message', (t) => {
     }
   }
   const unknown = run(['frobnicate'])
-  t.is(unknown.status, 1)
+  t.is(unknown.status, 2)
   t.regex(unknown.stderr, /unknown command/)
   const badK = run(['demo', '--k', '0'])
-  t.is(badK.status, 1)
-  t.regex(badK.stderr, /ERR_INVALID_ARGUMENT/)
+  t.is(badK.status, 2)
+  t.regex(badK.stderr, /--k must be an integer/)
 })
