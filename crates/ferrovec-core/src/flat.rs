@@ -44,6 +44,29 @@ pub struct BatchResult {
   pub counts: Vec<u32>,
 }
 
+impl BatchResult {
+  /// `nq` queries' worth of padding slots, filled in by a search.
+  pub(crate) fn padded(nq: usize, k: usize) -> Self {
+    BatchResult {
+      k,
+      keys: vec![u64::MAX; nq * k],
+      distances: vec![f32::INFINITY; nq * k],
+      counts: vec![0; nq],
+    }
+  }
+}
+
+/// The slots of the allowed keys that are in the index, for a scan restricted to them.
+pub(crate) fn allowed_slots(slots: &HashMap<u64, usize>, allow: Option<&[u64]>) -> Option<Vec<usize>> {
+  allow.map(|keys| {
+    let mut s: Vec<usize> = keys.iter().filter_map(|k| slots.get(k).copied()).collect();
+    // Sorted slots read the buffer front to back; dedup makes a repeated allowed key count once.
+    s.sort_unstable();
+    s.dedup();
+    s
+  })
+}
+
 /// Bytes held by an index, by part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryUsage {
@@ -245,21 +268,10 @@ impl<T: Element> FlatIndex<T> {
     check_k(k)?;
     let rl = self.row_len;
     let nq = check_queries(rl, queries)?;
-    let candidates: Option<Vec<usize>> = allow.map(|keys| {
-      let mut s: Vec<usize> = keys.iter().filter_map(|k| self.slots.get(k).copied()).collect();
-      // Sorted slots read the buffer front to back; dedup makes a repeated allowed key count once.
-      s.sort_unstable();
-      s.dedup();
-      s
-    });
+    let candidates = allowed_slots(&self.slots, allow);
     let n_cand = candidates.as_ref().map_or(self.len(), Vec::len);
     let k_eff = k.min(n_cand);
-    let mut out = BatchResult {
-      k: k_eff,
-      keys: vec![u64::MAX; nq * k_eff],
-      distances: vec![f32::INFINITY; nq * k_eff],
-      counts: vec![0; nq],
-    };
+    let mut out = BatchResult::padded(nq, k_eff);
     if k_eff == 0 {
       return Ok(out);
     }

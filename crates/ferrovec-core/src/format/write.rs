@@ -193,47 +193,37 @@ impl<'a> Writer<'a> {
   /// itself is replaced by the new file (rename semantics), not the file it pointed to. A process killed between 1 and 2
   /// leaves its temp file (`.NAME.PID-N.tmp`) behind; it is never mistaken for the target.
   pub fn save(&self, path: &Path) -> Result<()> {
-    let (dir, tmp) = temp_path(path)?;
-    let mut file = OpenOptions::new()
-      .write(true)
-      .create_new(true)
-      .open(&tmp)
-      .map_err(Error::io("create", &tmp))?;
-    let written = self.layout().and_then(|layout| {
-      let mut w = BufWriter::with_capacity(1 << 20, &mut file);
+    replace_file(path, |file, tmp| {
+      let layout = self.layout()?;
+      let mut w = BufWriter::with_capacity(1 << 20, file);
       self
         .write_layout(&layout, &mut w)
         .and_then(|()| w.flush())
-        .map_err(Error::io("write", &tmp))?;
-      drop(w);
-      file.sync_all().map_err(Error::io("sync", &tmp))
-    });
-    drop(file);
-    if let Err(e) = written {
-      let _ = fs::remove_file(&tmp);
-      return Err(e);
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
-      let _ = fs::remove_file(&tmp);
-      return Err(Error::io("replace", path)(e));
-    }
-    sync_dir(&dir).map_err(Error::io("sync the directory of", path))
+        .map_err(Error::io("write", tmp))
+    })
   }
 }
 
 /// Writes `bytes` to `path` as [`Writer::save`] does (temp file beside it, fsync, rename, fsync
 /// of the directory), for files in formats other than ferrovec's own (`crate::compat`).
 pub(crate) fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+  replace_file(path, |file, tmp| {
+    file.write_all(bytes).map_err(Error::io("write", tmp))
+  })
+}
+
+/// The crash-safe replacement both savers share: `write` fills a fresh temp file beside `path`,
+/// which is fsynced, renamed over `path`, and made durable by an fsync of the directory. On any
+/// error the temp file is removed and `path` is untouched.
+fn replace_file(path: &Path, write: impl FnOnce(&mut File, &Path) -> Result<()>) -> Result<()> {
   let (dir, tmp) = temp_path(path)?;
-  let written = OpenOptions::new()
+  let mut file = OpenOptions::new()
     .write(true)
     .create_new(true)
     .open(&tmp)
-    .map_err(Error::io("create", &tmp))
-    .and_then(|mut file| {
-      file.write_all(bytes).map_err(Error::io("write", &tmp))?;
-      file.sync_all().map_err(Error::io("sync", &tmp))
-    });
+    .map_err(Error::io("create", &tmp))?;
+  let written = write(&mut file, &tmp).and_then(|()| file.sync_all().map_err(Error::io("sync", &tmp)));
+  drop(file);
   if let Err(e) = written {
     let _ = fs::remove_file(&tmp);
     return Err(e);

@@ -666,12 +666,7 @@ impl<T: Element> HnswIndex<T> {
     let live = self.len();
     let n_cand = filter.as_ref().map_or(live, |f| f.slots.len());
     let k_eff = k.min(n_cand);
-    let mut out = BatchResult {
-      k: k_eff,
-      keys: vec![u64::MAX; nq * k_eff],
-      distances: vec![f32::INFINITY; nq * k_eff],
-      counts: vec![0; nq],
-    };
+    let mut out = BatchResult::padded(nq, k_eff);
     if k_eff == 0 {
       return Ok((out, vec![SearchStats::default(); nq]));
     }

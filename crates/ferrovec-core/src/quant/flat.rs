@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use super::{AnyQuantizer, QuantSpec, Quantizer};
 use crate::batch::{check_batch, check_queries};
 use crate::error::{Error, Result};
-use crate::flat::{check_k, check_params, BatchResult};
+use crate::flat::{allowed_slots, check_k, check_params, BatchResult};
 use crate::metric::{Element, Kernel, Metric};
 use crate::topk::{Neighbor, TopK};
 use crate::with_quantizer;
@@ -451,20 +451,10 @@ impl QuantizedFlatIndex {
     let Some(quant) = &self.quantizer else {
       return Err(self.not_trained());
     };
-    let candidates: Option<Vec<usize>> = allow.map(|keys| {
-      let mut s: Vec<usize> = keys.iter().filter_map(|k| self.slots.get(k).copied()).collect();
-      s.sort_unstable();
-      s.dedup();
-      s
-    });
+    let candidates = allowed_slots(&self.slots, allow);
     let n_cand = candidates.as_ref().map_or(self.len(), Vec::len);
     let k_eff = k.min(n_cand);
-    let mut out = BatchResult {
-      k: k_eff,
-      keys: vec![u64::MAX; nq * k_eff],
-      distances: vec![f32::INFINITY; nq * k_eff],
-      counts: vec![0; nq],
-    };
+    let mut out = BatchResult::padded(nq, k_eff);
     if k_eff == 0 {
       return Ok(out);
     }
