@@ -144,7 +144,7 @@ pub fn cosine_from_dot(dot: f64, inv_a: f32, inv_b: f32) -> f32 {
   if inv_a == 0.0 || inv_b == 0.0 {
     return if inv_a == inv_b { 0.0 } else { 1.0 };
   }
-  (1.0 - dot * f64::from(inv_a) * f64::from(inv_b)).clamp(0.0, 2.0) as f32
+  (1.0 - dot * (f64::from(inv_a) * f64::from(inv_b))).clamp(0.0, 2.0) as f32
 }
 
 fn l2sq_raw_f32(a: &[f32], b: &[f32]) -> f64 {

@@ -109,7 +109,7 @@ impl<T: Element> HnswIndex<T> {
       found.clear();
       found.extend(s.results.drain());
       found.sort_unstable();
-      g.select_heuristic(space, &found, self.m, &mut chosen);
+      g.select_heuristic(space, &found, self.m, Some(lc), &mut chosen);
       self.set_own_links(g, q, lc, &found, &mut chosen, &before[lc], s);
       let mut linked = false;
       for &n in &chosen {
@@ -182,7 +182,7 @@ impl<T: Element> HnswIndex<T> {
       .chain(extra.iter().map(|&id| Cand { d: sq.score(id), id }))
       .collect();
     cands.sort_unstable();
-    g.select_heuristic(self.space, &cands, cap, chosen);
+    g.select_heuristic(self.space, &cands, cap, None, chosen);
     g.set_neighbours_locked(q, level, chosen);
   }
 
@@ -215,7 +215,7 @@ impl<T: Element> HnswIndex<T> {
       .collect();
     cands.sort_unstable();
     let mut chosen = Vec::with_capacity(cap);
-    g.select_heuristic(self.space, &cands, cap, &mut chosen);
+    g.select_heuristic(self.space, &cands, cap, None, &mut chosen);
     for c in &cands {
       if chosen.len() >= cap {
         break;
@@ -337,7 +337,7 @@ pub(crate) fn compact_graph<T: Element>(
         cands.sort_unstable();
         list = Vec::new();
         let cap = old.cap_at(level);
-        old.select_heuristic(space, &cands, cap, &mut list);
+        old.select_heuristic(space, &cands, cap, None, &mut list);
         // Keep pruned connections (the paper's keepPrunedConnections): a repaired list has just lost
         // the routes its deleted neighbours provided, so it is topped up with the nearest remaining
         // candidates rather than left short.
@@ -371,14 +371,21 @@ pub(crate) fn compact_graph<T: Element>(
   Ok((new, remap))
 }
 
+/// Passes of [`connect_orphans`] at most. One pass fixes every orphan it starts from, but an
+/// eviction it makes can cut off a node that was reachable only through the evicted link; the next
+/// pass picks those up. On the duplicate-heavy test sets two passes suffice; the bound only keeps
+/// a pathological graph from looping.
+const ORPHAN_PASSES: usize = 8;
+
 /// Makes every live node reachable on level 0 from `entry` again, after a compaction.
 ///
 /// Why: a node whose only incoming links came from removed nodes is an orphan once those are gone:
 /// the repair offers it to its removed neighbour's other neighbours, but a full list may prefer
-/// closer candidates. An orphan can never be returned by a search, so each one (found by a BFS from
-/// the entry point, in slot order so the result is deterministic) is linked from the nearest
-/// reachable node that can take it: one with a free slot, or else one that can give up a link to a
-/// neighbour that keeps another incoming link (so fixing one orphan never makes another).
+/// closer candidates (groups of copies of one vector, linked as chains, lose many this way). An
+/// orphan can never be returned by a search, so each one (found by a BFS from the entry point, in
+/// slot order so the result is deterministic) is linked from the nearest reachable node that can
+/// take it: one with a free slot, or else one that can give up a link to a neighbour with another
+/// incoming link from a reachable node. Passes repeat until none is left ([`ORPHAN_PASSES`]).
 pub(crate) fn connect_orphans<T: Element>(
   g: &Graph<T>,
   space: Space<T>,
@@ -390,17 +397,7 @@ pub(crate) fn connect_orphans<T: Element>(
   if n == 0 {
     return;
   }
-  let mut indeg = vec![0u32; n];
   let mut buf = Vec::new();
-  for slot in 0..n as u32 {
-    g.neighbours_into(slot, 0, &mut buf);
-    for &x in &buf {
-      if let Some(d) = indeg.get_mut(x as usize) {
-        *d += 1;
-      }
-    }
-  }
-  let mut reach = vec![false; n];
   let mark = |from: u32, reach: &mut Vec<bool>, buf: &mut Vec<u32>| {
     let mut stack = vec![from];
     while let Some(x) = stack.pop() {
@@ -417,46 +414,66 @@ pub(crate) fn connect_orphans<T: Element>(
       );
     }
   };
-  mark(entry, &mut reach, &mut buf);
   let mut found: Vec<Cand> = Vec::new();
-  for u in 0..n as u32 {
-    if reach[u as usize] {
-      continue;
+  for _pass in 0..ORPHAN_PASSES {
+    let mut reach = vec![false; n];
+    mark(entry, &mut reach, &mut buf);
+    let orphan = |u: u32, reach: &[bool]| !reach[u as usize] && !g.is_deleted(u);
+    if !(0..n as u32).any(|u| orphan(u, &reach)) {
+      return;
     }
-    let su = Scorer::node(g, space, u);
-    let start = Cand {
-      d: su.score(entry),
-      id: entry,
-    };
-    // From the entry point the walk only ever sees reachable nodes; `u` itself is not among them.
-    g.search_layer(&su, &[start], ef, 0, &|id| id != u, s);
-    found.clear();
-    found.extend(s.results.drain());
-    found.sort_unstable();
-    for v in found.iter().map(|c| c.id) {
-      let _lock = g.locks[v as usize].lock();
-      g.neighbours_locked(v, 0, &mut buf);
-      if buf.len() < g.m0 {
-        buf.push(u);
-        g.set_neighbours_locked(v, 0, &buf);
-      } else {
-        let sv = Scorer::node(g, space, v);
-        let victim = buf
-          .iter()
-          .enumerate()
-          .filter(|(_, &w)| indeg.get(w as usize).is_some_and(|&d| d >= 2))
-          .map(|(i, &w)| (sv.score(w), i, w))
-          .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let Some((_, i, w)) = victim else { continue };
-        buf[i] = u;
-        g.set_neighbours_locked(v, 0, &buf);
-        indeg[w as usize] -= 1;
+    // Incoming links from reachable nodes only: a link from an unreachable node keeps nothing
+    // reachable, so it must not make its target look safe to evict.
+    let mut indeg = vec![0u32; n];
+    for slot in (0..n as u32).filter(|&x| reach[x as usize]) {
+      g.neighbours_into(slot, 0, &mut buf);
+      for &x in &buf {
+        if let Some(d) = indeg.get_mut(x as usize) {
+          *d += 1;
+        }
       }
-      indeg[u as usize] += 1;
-      break;
     }
-    if indeg[u as usize] > 0 {
-      mark(u, &mut reach, &mut buf);
+    for u in 0..n as u32 {
+      if !orphan(u, &reach) {
+        continue;
+      }
+      let su = Scorer::node(g, space, u);
+      let start = Cand {
+        d: su.score(entry),
+        id: entry,
+      };
+      // From the entry point the walk only ever sees reachable nodes; `u` itself is not among them.
+      g.search_layer(&su, &[start], ef, 0, &|id| id != u, s);
+      found.clear();
+      found.extend(s.results.drain());
+      found.sort_unstable();
+      let mut linked = false;
+      for v in found.iter().map(|c| c.id) {
+        let _lock = g.locks[v as usize].lock();
+        g.neighbours_locked(v, 0, &mut buf);
+        if buf.len() < g.m0 {
+          buf.push(u);
+          g.set_neighbours_locked(v, 0, &buf);
+        } else {
+          let sv = Scorer::node(g, space, v);
+          let victim = buf
+            .iter()
+            .enumerate()
+            .filter(|(_, &w)| indeg.get(w as usize).is_some_and(|&d| d >= 2))
+            .map(|(i, &w)| (sv.score(w), i, w))
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+          let Some((_, i, w)) = victim else { continue };
+          buf[i] = u;
+          g.set_neighbours_locked(v, 0, &buf);
+          indeg[w as usize] -= 1;
+        }
+        indeg[u as usize] += 1;
+        linked = true;
+        break;
+      }
+      if linked {
+        mark(u, &mut reach, &mut buf);
+      }
     }
   }
 }

@@ -308,6 +308,13 @@ impl<T: Element> Graph<T> {
     out.extend(list[1..=n].iter().map(|w| w.load(Relaxed)));
   }
 
+  /// How many neighbours `slot` has on `level` (a racy snapshot while others link).
+  #[inline]
+  pub fn degree(&self, slot: u32, level: usize) -> usize {
+    let list = self.list(slot, level);
+    (list[0].load(Acquire) as usize).min(list.len() - 1)
+  }
+
   /// Replaces `slot`'s list on `level`. The caller holds `locks[slot]`. Ids first, count last
   /// (Release), for [`Graph::walk_neighbours`].
   pub fn set_neighbours_locked(&self, slot: u32, level: usize, ids: &[u32]) {

@@ -25,6 +25,15 @@ impl<T: Element> Space<T> {
   pub fn needs_norms(&self) -> bool {
     self.finish == Finish::Cosine
   }
+
+  /// Whether three nodes at exactly distance `d` from each other are copies of one vector. For
+  /// `l2` and `hamming` a copy is at 0 exactly, and `hamming`'s integer distances tie often between
+  /// different rows, so only 0 counts. `cosine` and `dot` compute d(x, x) with rounding or as
+  /// 1 − ‖x‖², so any exact three-way tie counts (between distinct float rows it has measure zero).
+  #[inline]
+  pub fn copies_at(&self, d: f32) -> bool {
+    self.finish != Finish::Raw || d == 0.0
+  }
 }
 
 /// A query prepared for scoring against the nodes of one graph: every distance the walks, the
@@ -201,7 +210,27 @@ impl<T: Element> Graph<T> {
   /// candidate only if it is closer to the base than to every neighbour kept so far. This spreads
   /// links across directions instead of spending them all on one tight cluster, which is what keeps
   /// the graph navigable on clustered data.
-  pub(crate) fn select_heuristic(&self, space: Space<T>, sorted: &[Cand], m: usize, out: &mut Vec<u32>) {
+  ///
+  /// Ties: a candidate exactly as far from a kept neighbour as from the base is kept (a neighbour
+  /// that is not closer does not cover it), unless the two are also exactly as far from the base,
+  /// which is what exact duplicates are. Without that exception every copy of a vector passes
+  /// against every other copy, a node with `m` or more copies around it links to nothing but them,
+  /// and the group becomes a pit the walks cannot leave (module doc, "Duplicates"). With it, a
+  /// node keeps one copy of each vector and its other links go elsewhere, and a duplicate never
+  /// hides a different vector from the base (it is as far from that vector as the base is).
+  ///
+  /// `room`: when selecting the links of a node being inserted on that level, the one copy kept
+  /// of a group of duplicates is the one with the shortest list there (ties: the first in `sorted`),
+  /// so its reverse link lands without pruning and a large group is linked as a chain instead of
+  /// every newcomer competing for the slots of the group's first member.
+  pub(crate) fn select_heuristic(
+    &self,
+    space: Space<T>,
+    sorted: &[Cand],
+    m: usize,
+    room: Option<usize>,
+    out: &mut Vec<u32>,
+  ) {
     out.clear();
     if sorted.len() <= m {
       // Everything fits; pruning would only throw links away.
@@ -214,8 +243,27 @@ impl<T: Element> Graph<T> {
         break;
       }
       let sc = Scorer::node(self, space, c.id);
-      if kept.iter().all(|k| sc.score(k.id) >= c.d) {
-        kept.push(c);
+      // The first kept neighbour that covers `c`, and whether it is an exact-tie copy of `c`.
+      let cover = kept.iter().enumerate().find_map(|(i, k)| {
+        let between = sc.score(k.id);
+        if between < c.d {
+          Some((i, false))
+        } else if between == c.d && k.d == c.d && space.copies_at(c.d) {
+          Some((i, true))
+        } else {
+          None
+        }
+      });
+      match cover {
+        None => kept.push(c),
+        Some((i, true)) => {
+          if let Some(level) = room {
+            if self.degree(c.id, level) < self.degree(kept[i].id, level) {
+              kept[i] = c;
+            }
+          }
+        }
+        Some((_, false)) => {}
       }
     }
     out.extend(kept.iter().map(|c| c.id));
