@@ -45,6 +45,16 @@ pub struct BatchResult {
 }
 
 impl BatchResult {
+  /// The first query's results as neighbours: how a single search answers from its one-query batch.
+  pub(crate) fn into_first(self) -> Vec<Neighbor> {
+    let n = self.counts.first().map_or(0, |&c| c as usize);
+    self.keys[..n]
+      .iter()
+      .zip(&self.distances[..n])
+      .map(|(&key, &distance)| Neighbor { key, distance })
+      .collect()
+  }
+
   /// `nq` queries' worth of padding slots, filled in by a search.
   pub(crate) fn padded(nq: usize, k: usize) -> Self {
     BatchResult {
@@ -252,15 +262,7 @@ impl<T: Element> FlatIndex<T> {
   /// The `k` nearest neighbours of `query`, nearest first, optionally only among `allow` (keys not
   /// in the index are ignored).
   pub fn search(&self, query: &[T], k: usize, allow: Option<&[u64]>) -> Result<Vec<Neighbor>> {
-    let r = self.search_batch(query, k, allow)?;
-    let n = r.counts.first().map_or(0, |&c| c as usize);
-    Ok(
-      r.keys[..n]
-        .iter()
-        .zip(&r.distances[..n])
-        .map(|(&key, &distance)| Neighbor { key, distance })
-        .collect(),
-    )
+    Ok(self.search_batch(query, k, allow)?.into_first())
   }
 
   /// The `k` nearest neighbours of each row of `queries` (row-major), in one flat result.

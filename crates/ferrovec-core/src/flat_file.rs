@@ -41,7 +41,7 @@ use crate::format::codec::{out_of_memory, LeCodec, LeReader};
 use crate::format::{self, kind, read_file, Container, FileElement, Tag, Writer};
 use crate::keys::MAX_KEY;
 use crate::metric::{Element, Metric};
-use crate::quant::{AnyQuantizer, QuantOptions, QuantSpec, QuantizedFlatIndex};
+use crate::quant::{self, AnyQuantizer, QuantOptions, QuantSpec, QuantizedFlatIndex};
 
 /// Index parameters.
 pub const PARAMS: Tag = Tag(*b"PARM");
@@ -324,24 +324,19 @@ fn check_keys_len<B: AsRef<[u8]>>(c: &Container<B>, count: usize) -> Result<&[u8
 const QFLAG_KEEP: u32 = 1;
 const QFLAG_CENTER: u32 = 2;
 const QFLAG_TRAINED: u32 = 4;
-const QSPEC_F16: u32 = 1;
-const QSPEC_INT8: u32 = 2;
-const QSPEC_BINARY: u32 = 3;
-const QSPEC_PQ: u32 = 4;
-const QSPEC_TRUNCATE: u32 = 5;
 
 fn encode_quant_options(o: &QuantOptions, trained: bool) -> Vec<u8> {
   let (code, center, quantile, m, iterations, sample) = match o.spec {
-    QuantSpec::F16 => (QSPEC_F16, false, 0.0, 0, 0, 0),
-    QuantSpec::Int8 { quantile } => (QSPEC_INT8, false, quantile, 0, 0, 0),
-    QuantSpec::Binary { center } => (QSPEC_BINARY, center, 0.0, 0, 0, 0),
+    QuantSpec::F16 => (quant::CODE_F16, false, 0.0, 0, 0, 0),
+    QuantSpec::Int8 { quantile } => (quant::CODE_INT8, false, quantile, 0, 0, 0),
+    QuantSpec::Binary { center } => (quant::CODE_BINARY, center, 0.0, 0, 0, 0),
     QuantSpec::Pq {
       m,
       iterations,
       sample,
-    } => (QSPEC_PQ, false, 0.0, m, iterations, sample),
+    } => (quant::CODE_PQ, false, 0.0, m, iterations, sample),
     // The kept dims travel in the `m` field.
-    QuantSpec::Truncate { dims } => (QSPEC_TRUNCATE, false, 0.0, dims, 0, 0),
+    QuantSpec::Truncate { dims } => (quant::CODE_TRUNCATE, false, 0.0, dims, 0, 0),
   };
   let bit = |on: bool, flag: u32| if on { flag } else { 0 };
   let flags = bit(o.keep_originals, QFLAG_KEEP) | bit(center, QFLAG_CENTER) | bit(trained, QFLAG_TRAINED);
@@ -379,18 +374,18 @@ fn decode_quant_options<B: AsRef<[u8]>>(c: &Container<B>) -> Result<(QuantOption
     ));
   }
   let spec = match code {
-    QSPEC_F16 => QuantSpec::F16,
-    QSPEC_INT8 => QuantSpec::Int8 { quantile },
-    QSPEC_BINARY => QuantSpec::Binary {
+    quant::CODE_F16 => QuantSpec::F16,
+    quant::CODE_INT8 => QuantSpec::Int8 { quantile },
+    quant::CODE_BINARY => QuantSpec::Binary {
       center: flags & QFLAG_CENTER != 0,
     },
-    QSPEC_PQ => QuantSpec::Pq {
+    quant::CODE_PQ => QuantSpec::Pq {
       m,
       iterations,
       sample: usize::try_from(sample)
         .map_err(|_| corrupt_in(QUANT_OPTIONS, format!("pq sample {sample} is out of range")))?,
     },
-    QSPEC_TRUNCATE => QuantSpec::Truncate { dims: m },
+    quant::CODE_TRUNCATE => QuantSpec::Truncate { dims: m },
     other => {
       return Err(c.unknown_value(
         format!("section {QUANT_OPTIONS}: type"),

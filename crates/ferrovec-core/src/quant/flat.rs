@@ -422,15 +422,7 @@ impl QuantizedFlatIndex {
 
   /// The `k` nearest neighbours of `query`, nearest first.
   pub fn search(&self, query: &[f32], k: usize, allow: Option<&[u64]>) -> Result<Vec<Neighbor>> {
-    let r = self.search_batch(query, k, allow)?;
-    let n = r.counts.first().map_or(0, |&c| c as usize);
-    Ok(
-      r.keys[..n]
-        .iter()
-        .zip(&r.distances[..n])
-        .map(|(&key, &distance)| Neighbor { key, distance })
-        .collect(),
-    )
+    Ok(self.search_batch(query, k, allow)?.into_first())
   }
 
   /// Candidates the scan keeps for `k` results: `⌈k × oversample⌉` when rescoring, else `k`.

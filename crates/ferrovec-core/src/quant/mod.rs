@@ -356,12 +356,13 @@ impl AnyQuantizer {
   }
 }
 
-/// Type codes in files. Part of the format: add, never reuse.
-const CODE_F16: u32 = 1;
-const CODE_INT8: u32 = 2;
-const CODE_BINARY: u32 = 3;
-const CODE_PQ: u32 = 4;
-const CODE_TRUNCATE: u32 = 5;
+/// Quantiser type codes in files, shared by the options (QOPT) and parameter (QPRM) sections. Part of
+/// the format: add, never reuse.
+pub(crate) const CODE_F16: u32 = 1;
+pub(crate) const CODE_INT8: u32 = 2;
+pub(crate) const CODE_BINARY: u32 = 3;
+pub(crate) const CODE_PQ: u32 = 4;
+pub(crate) const CODE_TRUNCATE: u32 = 5;
 
 /// Seeded SplitMix64 (the same generator HNSW draws levels from, kept private here so the two
 /// modules stay independent). In-crate so a dependency upgrade can never change trained codes.
