@@ -86,6 +86,21 @@ impl<'a, T: Element> Scorer<'a, T> {
   pub fn prefetch(&self, slot: u32) {
     self.g.prefetch_vector(slot);
   }
+
+  /// Scores `slots` in order, handing each `(slot, distance)` to `each`, with the rows
+  /// [`PREFETCH_AHEAD`] places ahead already loading: the one loop both walks score neighbours with.
+  #[inline(always)]
+  fn score_each(&self, slots: &[u32], mut each: impl FnMut(u32, f32)) {
+    for &n in slots.iter().take(PREFETCH_AHEAD) {
+      self.prefetch(n);
+    }
+    for (i, &n) in slots.iter().enumerate() {
+      if let Some(&next) = slots.get(i + PREFETCH_AHEAD) {
+        self.prefetch(next);
+      }
+      each(n, self.score(n));
+    }
+  }
 }
 
 /// How many nodes ahead of the one being scored the walk prefetches rows. Measured in `bench/rust`
@@ -103,23 +118,15 @@ impl<T: Element> Graph<T> {
       self.walk_neighbours(cur.id, level, &mut s.buf);
       s.buf.retain(|&n| (n as usize) < self.len);
       s.stats.visited += 1;
-      for &n in s.buf.iter().take(PREFETCH_AHEAD) {
-        sc.prefetch(n);
-      }
-      for i in 0..s.buf.len() {
-        if let Some(&next) = s.buf.get(i + PREFETCH_AHEAD) {
-          sc.prefetch(next);
-        }
-        let n = s.buf[i];
-        let d = sc.score(n);
-        s.stats.distances += 1;
+      s.stats.distances += s.buf.len() as u64;
+      sc.score_each(&s.buf, |n, d| {
         // Ties move to the smaller slot, so the walk is deterministic and cannot cycle.
         let c = Cand { d, id: n };
         if c < cur {
           cur = c;
           changed = true;
         }
-      }
+      });
       if !changed {
         return cur;
       }
@@ -175,33 +182,26 @@ impl<T: Element> Graph<T> {
       // are never wasted on a node already seen.
       let (len, visited) = (self.len, &mut s.visited);
       s.buf.retain(|&n| (n as usize) < len && visited.insert(n));
-      for &n in s.buf.iter().take(PREFETCH_AHEAD) {
-        sc.prefetch(n);
-      }
-      for i in 0..s.buf.len() {
-        if let Some(&next) = s.buf.get(i + PREFETCH_AHEAD) {
-          sc.prefetch(next);
-        }
-        let n = s.buf[i];
-        let d = sc.score(n);
-        s.stats.distances += 1;
-        let full = s.results.len() >= ef;
-        if full && s.results.peek().is_some_and(|w| d > w.d) {
-          continue;
+      s.stats.distances += s.buf.len() as u64;
+      let (results, candidates) = (&mut s.results, &mut s.candidates);
+      sc.score_each(&s.buf, |n, d| {
+        let full = results.len() >= ef;
+        if full && results.peek().is_some_and(|w| d > w.d) {
+          return;
         }
         let cand = Cand { d, id: n };
-        s.candidates.push(Reverse(cand));
+        candidates.push(Reverse(cand));
         if accept(n) {
           if !full {
-            s.results.push(cand);
-          } else if let Some(mut worst) = s.results.peek_mut() {
+            results.push(cand);
+          } else if let Some(mut worst) = results.peek_mut() {
             // Same set as push-then-pop, with one sift instead of two.
             if cand < *worst {
               *worst = cand;
             }
           }
         }
-      }
+      });
     }
   }
 
