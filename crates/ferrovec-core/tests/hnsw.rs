@@ -994,9 +994,10 @@ fn duplicates_stay_reachable() {
       misses.len()
     );
     assert_eq!(orphans, 0, "{case}: nodes no search can reach");
-    // Single-thread builds are deterministic and measured 0. Parallel ones differ run to run, and
-    // a point right beside the 400-copy group can sit behind a beam full of equidistant copies
-    // (measured: 0–2 of 2,128 per run, always reachable, found with a wider ef).
+    // Single-thread builds are deterministic and measured 0. Parallel ones differ run to run: a
+    // point right beside the 400-copy group can sit behind a beam full of equidistant copies
+    // (measured after the post-batch re-link: 0–1 of 2,128 per run, found with a wider ef). Before
+    // that re-link, a node linked first in its region could be found by nothing, even at ef 512.
     let slack = |of: usize| if threads == 1 { 0 } else { of / 500 };
     assert!(misses.len() <= slack(n), "{case}: not found: {misses:?}");
     assert!(rec >= 0.97, "{case}: recall@10 {rec:.4}");
