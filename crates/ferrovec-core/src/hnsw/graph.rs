@@ -183,6 +183,31 @@ impl<T: Element> Graph<T> {
     Ok(())
   }
 
+  /// Makes room in the upper-level arrays for nodes of the given `levels` (a batch about to be
+  /// pushed).
+  ///
+  /// Why: `push` grows `links_up` one node at a time, and `Vec`'s doubling then leaves up to half of
+  /// it spare: measured 3–4 B per node on a 50,000-row build, ~40% over the ~5 B/node the upper levels
+  /// need at m = 16, which put the graph a hair over hnswlib-node's. Reserving a batch's exact need up
+  /// front leaves no slack for a first batch and the usual amortised growth for later ones.
+  pub fn reserve_upper(&mut self, levels: &[u8]) -> Result<()> {
+    let oom = || {
+      Error::invalid_argument(
+        "cannot allocate upper-level neighbour lists: not enough memory (lower the batch size)".to_string(),
+      )
+    };
+    let (nodes, words) = levels
+      .iter()
+      .filter(|&&l| l > 0)
+      .fold((0usize, 0usize), |(n, w), &l| {
+        (n + 1, w + usize::from(l) * (1 + self.m))
+      });
+    // `try_reserve` is `Vec`'s amortised growth: exact into an empty array, at least double after.
+    self.upper.try_reserve(nodes).map_err(|_| oom())?;
+    self.links_up.try_reserve(words).map_err(|_| oom())?;
+    Ok(())
+  }
+
   /// Appends a node (its lists empty) and returns its slot. The caller has reserved room.
   pub fn push(&mut self, key: u64, row: &[T], level: u8) -> u32 {
     if self.len == self.cap {

@@ -501,7 +501,18 @@ impl<T: Element> HnswIndex<T> {
           "cannot allocate the key map for {new_rows} more keys: not enough memory"
         ))
       })?;
+      // Levels are drawn on a copy of the generator, kept only once the batch commits, so a batch
+      // that fails here leaves the level stream where it was.
+      let mut draw = rng.clone();
+      let levels: Vec<u8> = keys
+        .iter()
+        .filter(|k| !km.contains_key(k))
+        .map(|_| draw.level(self.ml))
+        .collect();
+      g.reserve_upper(&levels)?;
       // Everything below is infallible: the batch is committed from here on.
+      *rng = draw;
+      let mut levels = levels.into_iter();
       let mut todo = Vec::with_capacity(keys.len());
       for (&key, row) in keys.iter().zip(vectors.chunks_exact(self.row_len)) {
         match km.get(&key) {
@@ -510,7 +521,7 @@ impl<T: Element> HnswIndex<T> {
             todo.push(slot);
           }
           None => {
-            let level = rng.level(self.ml);
+            let level = levels.next().unwrap_or(0);
             let slot = g.push(key, row, level);
             km.insert(key, slot);
             todo.push(slot);
