@@ -526,20 +526,30 @@ interface RssResult {
 
 function runRss(plan: Plan, peers: Peers): RssResult[] {
   const names = ['ferrovec', ...(['hnswlib-node', 'usearch'] as const).filter((p) => (p === 'usearch' ? peers.usearch : peers.hnswlib).status === 'ok')]
+  // Every library stores the rows themselves, so a reading below dim × 4 bytes per vector is the
+  // probe's error (the process's heap accounting moved under it), not the library's size: it is
+  // retried, and reported as failed if no attempt gives a plausible reading.
+  const floor = plan.rss.dim * 4
+  const attempts = 3
   return names.map((name) => {
-    try {
-      const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'lib/memprobe.ts', name, String(plan.rss.n), String(plan.rss.dim)], {
-        cwd: BENCH_DIR,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 300_000,
-      })
-      const r = JSON.parse(out.trim().split('\n').pop()!) as { perVector: number }
-      console.log(`  RSS growth ${name}: ${r.perVector.toFixed(0)} B/vector`)
-      return { name, perVector: r.perVector }
-    } catch (e) {
-      return { name, perVector: NaN, error: (e as Error).message.split('\n')[0] }
+    const readings: number[] = []
+    for (let a = 0; a < attempts; a++) {
+      try {
+        const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'lib/memprobe.ts', name, String(plan.rss.n), String(plan.rss.dim)], {
+          cwd: BENCH_DIR,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+          timeout: 300_000,
+        })
+        const r = JSON.parse(out.trim().split('\n').pop()!) as { perVector: number }
+        console.log(`  RSS growth ${name}: ${r.perVector.toFixed(0)} B/vector${r.perVector < floor ? ` (below the ${floor}-B rows: implausible, retrying)` : ''}`)
+        if (r.perVector >= floor) return { name, perVector: r.perVector }
+        readings.push(r.perVector)
+      } catch (e) {
+        return { name, perVector: NaN, error: (e as Error).message.split('\n')[0] }
+      }
     }
+    return { name, perVector: NaN, error: `implausible readings ${readings.map((x) => x.toFixed(0)).join(', ')} B/vector (below the ${floor}-B rows)` }
   })
 }
 
