@@ -7,7 +7,9 @@ const external = [/native\/binding\.cjs$/]
 export default defineConfig([
   {
     // `ferrovec/hnswlib-node` is its own entry so its module shape is hnswlib-node's alone.
-    entry: { index: 'src/index.ts', 'hnswlib-node': 'src/compat/hnswlib-node.ts' },
+    // `use-worker` is the offline embedder's worker thread, loaded by path from beside the bundles
+    // (src/embed/use.ts); the CLI bundle (below) finds the same file.
+    entry: { index: 'src/index.ts', 'hnswlib-node': 'src/compat/hnswlib-node.ts', 'use-worker': 'src/embed/use-worker.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     target: 'node20',

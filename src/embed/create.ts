@@ -42,6 +42,8 @@ export interface EmbedderConfig {
   limits?: EmbedLimits | undefined
   tokenizer?: EncodingName | Tokenizer | undefined
   headers?: Record<string, string> | undefined
+  /** `'use'` only: run the model on a worker thread (`'worker'`, default) or the calling thread. */
+  thread?: 'worker' | 'main' | undefined
 }
 
 /** The stack built by {@link createEmbedder}, with handles on its layers. */
@@ -124,7 +126,7 @@ export function createEmbedder(config: EmbedderConfig): EmbedderStack {
       if (config.dimensions !== undefined && config.dimensions !== USE_DIMENSIONS) {
         throw invalid('ERR_INVALID_ARGUMENT', `the 'use' provider returns ${USE_DIMENSIONS} dimensions, got dimensions ${String(config.dimensions)}`)
       }
-      base = new UseEmbedder({ model: config.model, timeout: config.timeout, normalize: config.normalize, limits: config.limits })
+      base = new UseEmbedder({ model: config.model, timeout: config.timeout, normalize: config.normalize, limits: config.limits, thread: config.thread })
       break
     default:
       throw invalid(
