@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'ERR_MODEL_MISMATCH'
   | 'ERR_CLOSED'
   | 'ERR_BUSY'
+  | 'ERR_NO_EMBEDDER'
 
 const INVALID_INPUT = new Set<string>([
   'ERR_DIMENSION_MISMATCH',
@@ -190,6 +191,17 @@ export class BusyError extends FerrovecError {
   declare readonly code: 'ERR_BUSY'
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_BUSY', message, options)
+  }
+}
+
+/**
+ * Text had to be embedded, but the collection was opened without an embedder (`embedder: null`, for
+ * keyword search and vector work with precomputed vectors). Re-open it with its pinned embedder.
+ */
+export class NoEmbedderError extends FerrovecError {
+  declare readonly code: 'ERR_NO_EMBEDDER'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NO_EMBEDDER', message, options)
   }
 }
 

@@ -33,6 +33,7 @@ export type { NativeInfo } from './native.js'
 export {
   AbortedError,
   BusyError,
+  NoEmbedderError,
   ClosedError,
   CorruptFileError,
   DuplicateKeyError,

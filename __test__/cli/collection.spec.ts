@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Collection } from '../../src/collection/index.js'
 import { ferrovec, tempDir } from './run.js'
+import { WordsEmbedder } from '../collection/helpers.js'
 
 const DOCS = [
   { id: 'tea', text: 'Green tea is brewed from unoxidised leaves of the tea plant.', metadata: { kind: 'drink', year: 2001 } },
@@ -188,4 +189,20 @@ test('index and search: usage errors exit 2, a missing collection or a bad filte
   t.is(badFilter.code, 1)
   oneLine(t, badFilter.stderr)
   t.regex(badFilter.stderr, /ERR_INVALID_FILTER/)
+})
+
+test('search --mode keyword works on a collection built with another model; vector modes name the mismatch', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.teardown(cleanup)
+  const collection = join(dir, 'words')
+  const c = await Collection.open(collection, { embedder: new WordsEmbedder('words-v1') })
+  await c.upsert(DOCS)
+  await c.close()
+  const kw = await ferrovec(['search', collection, 'roasted coffee', '--mode', 'keyword', '--k', '1', '--json'])
+  t.is(kw.code, 0, kw.stderr)
+  t.is((JSON.parse(kw.stdout) as { results: { id: string }[] }).results[0]!.id, 'coffee')
+  const vec = await ferrovec(['search', collection, 'roasted coffee', '--mode', 'vector'])
+  t.is(vec.code, 1)
+  oneLine(t, vec.stderr)
+  t.regex(vec.stderr, /ERR_MODEL_MISMATCH: .*test-words\/words-v1/)
 })

@@ -319,6 +319,44 @@ test('the pinned model: another embedder is refused with ERR_MODEL_MISMATCH nami
   await c2.close()
 })
 
+test('embedder: null opens a collection of any model for keyword search and precomputed vectors', async (t) => {
+  const dir = tempDir(t)
+  const words = new WordsEmbedder('words-v1')
+  const c = await Collection.open(dir, { embedder: words })
+  await c.upsert(ANIMALS)
+  await c.close()
+
+  const bare = await Collection.open(dir, { embedder: null })
+  t.is(bare.embedder, null)
+  t.deepEqual(bare.model, c.model)
+  t.is((await bare.search('cat mat', { k: 1, mode: 'keyword' }))[0]!.id, 'cat')
+  // A query vector from the pinned model still searches; text that must be embedded cannot.
+  const q = words.vector('cat on a mat')
+  t.is((await bare.search(q, { k: 1 }))[0]!.id, 'cat')
+  for (const mode of ['vector', 'hybrid'] as const) {
+    const err = await t.throwsAsync(bare.search('cat on a mat', { k: 1, mode }))
+    t.is((err as { code?: string }).code, 'ERR_NO_EMBEDDER')
+    t.regex((err as Error).message, /test-words\/words-v1 \(32-d/)
+  }
+  // Upserts: with a vector they are stored, without one they fail and write nothing.
+  await bare.upsert([{ id: 'lynx', text: 'a lynx hunts in the snow', vector: words.vector('a lynx hunts in the snow') }])
+  const err = await t.throwsAsync(bare.upsert([{ id: 'wolf', text: 'a wolf howls' }]))
+  t.is((err as { code?: string }).code, 'ERR_NO_EMBEDDER')
+  t.is(bare.count(), ANIMALS.length + 1)
+  t.is(bare.get('wolf'), undefined)
+  await bare.close()
+
+  // The pin is untouched: the model's own embedder still opens it and finds the new document.
+  const again = await Collection.open(dir, { embedder: words })
+  t.is((await again.search('lynx snow', { k: 1, mode: 'vector' }))[0]!.id, 'lynx')
+  await again.close()
+  // A new collection needs an embedder to pin.
+  const fresh = tempDir(t)
+  const err2 = await t.throwsAsync(Collection.open(fresh, { embedder: null }))
+  t.is((err2 as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+  t.false(existsSync(join(fresh, 'collection.sqlite')))
+})
+
 test('open options: create: false, bad index options, readInfo', async (t) => {
   const dir = tempDir(t)
   const missing = join(dir, 'nothing-here')

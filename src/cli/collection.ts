@@ -6,9 +6,9 @@ import { offlineEmbedder } from './embedder.js'
 
 /**
  * Opens an existing collection. With `needsEmbedder`, the offline embedder is attached (the collection
- * refuses it with ERR_MODEL_MISMATCH when it was built with another model). Without it the collection
- * makes its default embedder, the same offline model, which loads the model only when a text is embedded:
- * keyword search never pays for it.
+ * refuses it with ERR_MODEL_MISMATCH when it was built with another model). Without it the collection is
+ * opened with no embedder at all, so keyword search works on a collection built with any model (an
+ * OpenAI-embedded one, say) and never loads one.
  */
 export async function openCollection(dir: string, options: { needsEmbedder: boolean }): Promise<Collection> {
   let isDir = false
@@ -20,7 +20,7 @@ export async function openCollection(dir: string, options: { needsEmbedder: bool
   if (!isDir) throw new FerrovecError('ERR_IO', `${dir}: not a collection directory (a file)`)
   const embedder = options.needsEmbedder ? await offlineEmbedder() : undefined
   const { Collection } = await collectionModule()
-  return Collection.open(dir, { ...(embedder ? { embedder } : {}), create: false })
+  return Collection.open(dir, { embedder: embedder ?? null, create: false })
 }
 
 /**

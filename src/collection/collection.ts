@@ -29,6 +29,7 @@ import {
   FerrovecError,
   invalid,
   ModelMismatchError,
+  NoEmbedderError,
   NotFoundError,
   UnsupportedVersionError,
 } from '../errors.js'
@@ -83,8 +84,13 @@ export interface CollectionIndexInfo {
 }
 
 export interface CollectionOpenOptions {
-  /** Embeds documents without a vector and text queries. Default: the offline Universal Sentence Encoder. */
-  embedder?: Embedder | undefined
+  /**
+   * Embeds documents without a vector and text queries. Default: the offline Universal Sentence Encoder.
+   * `null` opens an existing collection without one, whatever model it was built with: keyword search,
+   * and vector work with precomputed vectors, still work; anything that must embed text throws
+   * `ERR_NO_EMBEDDER`.
+   */
+  embedder?: Embedder | null | undefined
   /** Settings of a new collection's index (an existing one keeps its own; only `efSearch` may change). */
   index?: CollectionIndexOptions | undefined
   /** Create the collection when `dir` holds none (default true); `false` throws `ERR_NOT_FOUND` instead. */
@@ -383,7 +389,7 @@ export class Collection {
   readonly dir: string
   readonly dbPath: string
   #db: Database
-  #embedder: Embedder
+  #embedder: Embedder | null
   #ownsEmbedder: boolean
   #index: VectorIndex | undefined
   #indexInfo: CollectionIndexInfo
@@ -396,7 +402,7 @@ export class Collection {
   readonly #writes = new Mutex()
   readonly #stmts: ReturnType<typeof prepareStatements>
 
-  private constructor(dir: string, db: Database, embedder: Embedder, owns: boolean, indexInfo: CollectionIndexInfo, pin: PinnedModel) {
+  private constructor(dir: string, db: Database, embedder: Embedder | null, owns: boolean, indexInfo: CollectionIndexInfo, pin: PinnedModel) {
     this.dir = dir
     this.dbPath = join(dir, DB_FILE)
     this.#db = db
@@ -427,9 +433,11 @@ export class Collection {
     const dbPath = join(abs, DB_FILE)
     const exists = existsSync(dbPath)
     if (!exists && options.create === false) throw new NotFoundError(`no collection in ${abs} (and create: false)`)
-    const embedder = options.embedder ?? createEmbedder({ provider: 'use' })
+    if (options.embedder === null && !exists) {
+      throw invalid('ERR_INVALID_ARGUMENT', `embedder: null opens an existing collection only, and ${abs} holds none: a new collection needs the embedder it will pin`)
+    }
+    const embedder = options.embedder === null ? null : (options.embedder ?? createEmbedder({ provider: 'use' }))
     const owns = options.embedder === undefined
-    const given = pinOf(embedder.identity)
     if (!exists) mkdirSync(abs, { recursive: true })
     const db = await openDatabase(dbPath)
     try {
@@ -441,8 +449,9 @@ export class Collection {
       let indexInfo: CollectionIndexInfo
       let pin: PinnedModel
       if (!hasSchema) {
+        if (embedder === null) throw invalid('ERR_INVALID_ARGUMENT', `embedder: null opens an existing collection only, and ${abs} holds none`)
         indexInfo = requested ?? checkIndexOptions(undefined)
-        pin = given
+        pin = pinOf(embedder.identity)
         createSchema(db, pin, indexInfo, embedder.dimensions)
       } else {
         const version = Number(getMeta(db, 'schema_version'))
@@ -451,11 +460,12 @@ export class Collection {
         }
         pin = JSON.parse(getMeta(db, 'model') as string) as PinnedModel
         indexInfo = JSON.parse(getMeta(db, 'index') as string) as CollectionIndexInfo
+        const given = embedder === null ? pin : pinOf(embedder.identity)
         if (!samePin(pin, given)) {
           const dim = getMeta(db, 'dim')
           throw new ModelMismatchError(
             `the collection in ${abs} was built with ${describePin(pin, dim === undefined ? undefined : Number(dim))}, ` +
-              `but the embedder given is ${describePin(given, embedder.dimensions)}: open it with the embedder it was built with, ` +
+              `but the embedder given is ${describePin(given, embedder?.dimensions)}: open it with the embedder it was built with, ` +
               'or move it to the new model with collection.migrate(embedder)',
             pin,
             given,
@@ -499,9 +509,21 @@ export class Collection {
     }
   }
 
-  /** The embedder that embeds text for this collection (the migrated-to one after a migration). */
-  get embedder(): Embedder {
+  /**
+   * The embedder that embeds text for this collection (the migrated-to one after a migration); `null`
+   * when opened with `embedder: null`.
+   */
+  get embedder(): Embedder | null {
     return this.#embedder
+  }
+
+  /** The embedder, or `ERR_NO_EMBEDDER` naming what needed it. */
+  #needEmbedder(what: string): Embedder {
+    if (this.#embedder !== null) return this.#embedder
+    throw new NoEmbedderError(
+      `${what} needs an embedder, but this collection was opened with embedder: null; open it with its model ` +
+        `(${describePin(this.#pin, this.#dim)}) or pass precomputed vectors`,
+    )
   }
 
   /** The model the stored vectors come from. */
@@ -566,7 +588,7 @@ export class Collection {
     if (need.length > 0) {
       let vectors: Float32Array[]
       try {
-        vectors = await this.#embedder.embedMany(
+        vectors = await this.#needEmbedder('upsert of documents without a vector').embedMany(
           need.map((i) => (prepared[i] as Prepared).text),
           { signal, onProgress: (p) => onProgress?.({ done: done + p.done, total }) },
         )
@@ -702,7 +724,7 @@ export class Collection {
     if (mode === 'keyword') return this.#hits(this.#keyword(text, k, filter === undefined ? undefined : this.#filterKeys(filter)), k)
     // Embedding is the slow part and may wait on I/O: do it before touching the index, then re-check.
     if (qvec === undefined) {
-      const v = await this.#embedder.embed(text)
+      const v = await this.#needEmbedder(`${mode} search with a text query`).embed(text)
       this.#open()
       qvec = checkVector(v, this.#dim, 'query embedding')
     }
@@ -818,7 +840,7 @@ export class Collection {
       this.#ownsEmbedder = false
       this.#unsaved = 0
       if (oldPath !== undefined) rmSync(oldPath, { force: true })
-      if (ownedOld) await (old as { close?: () => Promise<void> }).close?.()
+      if (ownedOld && old !== null) await (old as { close?: () => Promise<void> }).close?.()
       onProgress?.({ done: total, total })
       return { embedded, total }
     } finally {
@@ -844,7 +866,7 @@ export class Collection {
       if (this.#unsaved > 0) await this.#checkpoint()
       this.#closed = true
       this.#db.close()
-      if (this.#ownsEmbedder) await (this.#embedder as { close?: () => Promise<void> }).close?.()
+      if (this.#ownsEmbedder && this.#embedder !== null) await (this.#embedder as { close?: () => Promise<void> }).close?.()
     })
   }
 
@@ -904,7 +926,7 @@ export class Collection {
           throw invalid('ERR_DIMENSION_MISMATCH', `document ${JSON.stringify(p.id)}: ${p.vector.length} dimensions, but other documents in this call have ${firstDim}`)
         }
       }
-      const known = this.#embedder.dimensions
+      const known = this.#embedder?.dimensions
       if (known !== undefined && firstDim !== known) {
         throw invalid('ERR_DIMENSION_MISMATCH', `the vectors given have ${firstDim} dimensions; the collection's model gives ${known}`)
       }
