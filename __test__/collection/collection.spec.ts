@@ -1,5 +1,5 @@
 import test from 'ava'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Collection } from '../../src/collection/index.js'
 import { ANIMALS, tempDir, WordsEmbedder } from './helpers.js'
@@ -355,6 +355,22 @@ test('embedder: null opens a collection of any model for keyword search and prec
   const err2 = await t.throwsAsync(Collection.open(fresh, { embedder: null }))
   t.is((err2 as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
   t.false(existsSync(join(fresh, 'collection.sqlite')))
+})
+
+test('flush saves the index only when something changed since the last save', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
+  await c.upsert(ANIMALS)
+  await c.flush()
+  const file = () => readdirSync(dir).find((f) => /^index-\d+\.hnsw$/.test(f))!
+  const first = statSync(join(dir, file()))
+  // Saves go through a temporary file and a rename, so a rewrite would show as a new inode.
+  await c.flush()
+  t.is(statSync(join(dir, file())).ino, first.ino)
+  await c.delete(['cat'])
+  await c.flush()
+  t.not(statSync(join(dir, file())).ino, first.ino)
+  await c.close()
 })
 
 test('open options: create: false, bad index options, readInfo', async (t) => {

@@ -851,7 +851,9 @@ export class Collection {
   /** Saves the index if it has unsaved changes (writes save on their own from time to time). */
   async flush(): Promise<void> {
     this.#open()
-    await this.#writes.run(() => this.#checkpoint())
+    // Nothing written since the last checkpoint: the file on disk already is this index (rewriting a
+    // large index costs seconds of I/O for nothing).
+    await this.#writes.run(() => (this.#unsaved > 0 ? this.#checkpoint() : undefined))
   }
 
   /**
