@@ -853,7 +853,9 @@ export class Collection {
     this.#open()
     // Nothing written since the last checkpoint: the file on disk already is this index (rewriting a
     // large index costs seconds of I/O for nothing).
-    await this.#writes.run(() => (this.#unsaved > 0 ? this.#checkpoint() : undefined))
+    await this.#writes.run(async () => {
+      if (this.#unsaved > 0) await this.#checkpoint()
+    })
   }
 
   /**
