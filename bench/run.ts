@@ -17,6 +17,7 @@ import { runFlat } from './flat.bench.js'
 import { runHnsw } from './hnsw.bench.js'
 import { runKernels } from './kernels.bench.js'
 import { runQuant } from './quant.bench.js'
+import { runQuantHnsw } from './quant-hnsw.bench.js'
 import { runLangchain } from './langchain.bench.js'
 import { BENCH_DIR } from './lib/peers.js'
 import { ferrovecBuild, publishSections, writeReport, type Section } from './lib/results.js'
@@ -27,6 +28,7 @@ const BENCHES: Record<string, (o: { quick: boolean }) => Promise<Section>> = {
   kernels: runKernels,
   hnsw: runHnsw,
   quant: runQuant,
+  'quant-hnsw': runQuantHnsw,
   langchain: runLangchain,
 }
 /**
