@@ -6,14 +6,13 @@
 // queries/s (one query per call, interleaved rounds), and each library's curve is interpolated at
 // recall 0.90 / 0.95 / 0.99, as in the HNSW benchmark.
 //
-// Run through run.ts (`npm run bench:quant`, which runs the flat and HNSW quantisation sections).
+// Part of the quantisation section (quant.bench.ts, `npm run bench:quant`).
 
 import { FlatIndex, HnswIndex } from './lib/ferrovec.js'
 import { qpsAtRecall } from './hnsw.bench.js'
 import { loadRealSet } from './lib/datasets.js'
-import { loadPeer } from './lib/peers.js'
 import { recallAtK } from './lib/recall.js'
-import { fmt, printTable, ratio, type Cell, type Section, type Table } from './lib/results.js'
+import { fmt, printTable, ratio, type Cell, type Table } from './lib/results.js'
 import { sequentialKeys } from './lib/rng.js'
 import { interleave, type TimingOptions } from './lib/timing.js'
 
@@ -22,7 +21,7 @@ const M = 16
 const EF_CONSTRUCTION = 200
 const LEVELS = [0.9, 0.95, 0.99]
 
-type Usearch = typeof import('usearch')
+export type Usearch = typeof import('usearch')
 type UsearchIndex = InstanceType<Usearch['Index']>
 
 interface Plan {
@@ -225,28 +224,16 @@ async function measureSet(plan: Plan, spec: Plan['sets'][number], usearch: Usear
   }
 }
 
-export async function runQuantHnsw(o: { quick: boolean }): Promise<Section> {
-  const plan = o.quick ? QUICK : FULL
-  const peer = await loadPeer<Usearch>('usearch')
-  const usearch = peer.status === 'ok' ? peer.module : undefined
-  const tables: Table[] = []
-  const raw: unknown[] = []
-  const findings: string[] = []
+/** The quantised-HNSW tables and findings, for the quantisation section (quant.bench.ts). */
+export async function measureQuantHnsw(quick: boolean, usearch: Usearch | undefined): Promise<{ tables: Table[]; raw: unknown[]; findings: string[] }> {
+  const plan = quick ? QUICK : FULL
+  const out = { tables: [] as Table[], raw: [] as unknown[], findings: [] as string[] }
   for (const spec of plan.sets) {
     const r = await measureSet(plan, spec, usearch)
     printTable(r.table)
-    tables.push(r.table, r.curves)
-    raw.push(r.raw)
-    findings.push(...r.findings)
+    out.tables.push(r.table, r.curves)
+    out.raw.push(r.raw)
+    out.findings.push(...r.findings)
   }
-  return {
-    id: 'quant-hnsw',
-    title: 'Quantised HNSW: int8 and binary graphs vs f32, and vs usearch i8/b1',
-    intro: [
-      'Each index is built once on both cores; each ef point then measures recall@10 (threshold rule, exact FlatIndex truth on the same base) and single-thread queries/s, one query per call, all contenders interleaved in every round. Queries/s at a recall level is interpolated log-linearly between the bracketing ef points of each curve.',
-    ],
-    tables,
-    findings,
-    raw,
-  }
+  return out
 }

@@ -11,6 +11,7 @@
 import { FlatIndex, type FlatIndexOptions } from './lib/ferrovec.js'
 import { loadRealSet, type RealSet } from './lib/datasets.js'
 import { loadPeer } from './lib/peers.js'
+import { measureQuantHnsw } from './quant-hnsw.bench.js'
 import { recallAtK } from './lib/recall.js'
 import { printTable, ratio, type Cell, type Section, type Table } from './lib/results.js'
 import { sequentialKeys } from './lib/rng.js'
@@ -202,11 +203,16 @@ export async function runQuant(o: { quick: boolean }): Promise<Section> {
     raw.push(r.raw)
     findings.push(...r.findings)
   }
+  const h = await measureQuantHnsw(o.quick, usearch)
+  tables.push(...h.tables)
+  raw.push(...h.raw)
+  findings.push(...h.findings)
   return {
     id: 'quant',
-    title: 'Quantisation: f16, int8, binary and PQ codes (FlatIndex) vs f32, with usearch i8/b1',
+    title: 'Quantisation: f16, int8, binary and PQ codes (FlatIndex and HnswIndex) vs f32, with usearch i8/b1',
     intro: [
       'ferrovec `FlatIndex` with each `quantization` and its default rescoring unless noted; async `searchBatch` on both cores; recall@10 by the threshold rule against exact search on the same base. usearch: `Index` with `quantization` i8/b1, connectivity 16, built on 2 threads, batch `search` on all threads.',
+      'HNSW tables (quant-hnsw.bench.ts): each index built once on both cores (m = 16, efConstruction = 200); each ef point measures recall@10 against exact FlatIndex truth on the same base and single-thread queries/s, one query per call, all contenders interleaved in every round; queries/s at a recall level is interpolated log-linearly between the bracketing ef points of each curve.',
     ],
     tables,
     findings,

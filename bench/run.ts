@@ -17,7 +17,6 @@ import { runFlat } from './flat.bench.js'
 import { runHnsw } from './hnsw.bench.js'
 import { runKernels } from './kernels.bench.js'
 import { runQuant } from './quant.bench.js'
-import { runQuantHnsw } from './quant-hnsw.bench.js'
 import { runLangchain } from './langchain.bench.js'
 import { BENCH_DIR } from './lib/peers.js'
 import { ferrovecBuild, publishSections, writeReport, type Section } from './lib/results.js'
@@ -28,7 +27,6 @@ const BENCHES: Record<string, (o: { quick: boolean }) => Promise<Section>> = {
   kernels: runKernels,
   hnsw: runHnsw,
   quant: runQuant,
-  'quant-hnsw': runQuantHnsw,
   langchain: runLangchain,
 }
 /**
