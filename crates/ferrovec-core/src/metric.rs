@@ -548,10 +548,13 @@ pub mod codes {
     vec![
       ("f32", "simsimd cos/dot/l2sq_f32 + ferrovec tile kernels"),
       ("f16", "simsimd cos/dot/l2sq_f16"),
-      ("int8", "simsimd dot_i8 + per-vector corrections"),
+      (
+        "int8",
+        "ferrovec i8 tile kernel (AVX2 maddubs, up to 4 queries per row load; portable loop otherwise) + per-vector corrections; simsimd dot_i8 for filtered scans",
+      ),
       (
         "binary",
-        "ferrovec 64-bit popcount loop (POPCNT when the CPU has it)",
+        "ferrovec multi-query popcount tile (POPCNT when the CPU has it) + threshold top-k",
       ),
       (
         "pq",

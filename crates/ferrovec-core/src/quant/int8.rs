@@ -1,4 +1,5 @@
-//! Signed 8-bit scalar quantisation, scored with simsimd's `dot_i8`.
+//! Signed 8-bit scalar quantisation, scored with an exact i8 dot product (the flat index's tiled
+//! kernel, `metric::codes::dot_i8_tile_kernel`, or simsimd's `dot_i8` per pair) plus corrections.
 //!
 //! # The code
 //!
