@@ -391,7 +391,13 @@ pub mod codes {
   pub type DotI8Tile = fn(queries: &[i8], dim: usize, rows: &[u8], stride: usize, out: &mut [i32]);
 
   #[inline(always)]
-  fn dot_i8_tile_body<const NQ: usize>(queries: &[i8], dim: usize, rows: &[u8], stride: usize, out: &mut [i32]) {
+  fn dot_i8_tile_body<const NQ: usize>(
+    queries: &[i8],
+    dim: usize,
+    rows: &[u8],
+    stride: usize,
+    out: &mut [i32],
+  ) {
     let padded = dim.next_multiple_of(I8_PAD);
     if stride == 0 || padded == 0 {
       return;
@@ -402,12 +408,22 @@ pub mod codes {
     for r in 0..n {
       let row: &[i8] = bytemuck::cast_slice(&rows[r * stride..r * stride + dim]);
       for (i, q) in qs.iter().enumerate() {
-        out[i * n + r] = q.iter().zip(row).map(|(a, b)| i32::from(*a) * i32::from(*b)).sum();
+        out[i * n + r] = q
+          .iter()
+          .zip(row)
+          .map(|(a, b)| i32::from(*a) * i32::from(*b))
+          .sum();
       }
     }
   }
 
-  fn dot_i8_tile_portable<const NQ: usize>(queries: &[i8], dim: usize, rows: &[u8], stride: usize, out: &mut [i32]) {
+  fn dot_i8_tile_portable<const NQ: usize>(
+    queries: &[i8],
+    dim: usize,
+    rows: &[u8],
+    stride: usize,
+    out: &mut [i32],
+  ) {
     dot_i8_tile_body::<NQ>(queries, dim, rows, stride, out)
   }
 
@@ -465,7 +481,13 @@ pub mod codes {
       }
     }
 
-    pub(super) fn tile_safe<const NQ: usize>(queries: &[i8], dim: usize, rows: &[u8], stride: usize, out: &mut [i32]) {
+    pub(super) fn tile_safe<const NQ: usize>(
+      queries: &[i8],
+      dim: usize,
+      rows: &[u8],
+      stride: usize,
+      out: &mut [i32],
+    ) {
       // SAFETY: `dot_i8_tile_kernel` hands this out only after detecting AVX2 on this CPU.
       unsafe { tile::<NQ>(queries, dim, rows, stride, out) }
     }

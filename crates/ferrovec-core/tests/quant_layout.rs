@@ -2,6 +2,8 @@
 //! the machine. These bytes are what every file written so far (on little-endian machines) holds,
 //! so the test pins both the layout and that it did not change.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 use ferrovec_core::quant::{AnyQuantizer, QuantOptions, QuantSpec, QuantizedFlatIndex, Quantizer};
 use ferrovec_core::{with_quantizer, AnyFlatIndex, LoadOptions, Metric};
 

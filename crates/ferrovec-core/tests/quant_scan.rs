@@ -3,6 +3,8 @@
 //! and many), and their search results against the generic per-pair scan, which an allow-list
 //! still takes, so `allow = every key` is the reference.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -114,14 +116,22 @@ fn assert_same_as_generic(idx: &QuantizedFlatIndex, queries: &[f32], k: usize, w
   assert_eq!(fast.counts, generic.counts, "{what}: counts");
   assert_eq!(fast.keys, generic.keys, "{what}: keys");
   let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-  assert_eq!(bits(&fast.distances), bits(&generic.distances), "{what}: distances");
+  assert_eq!(
+    bits(&fast.distances),
+    bits(&generic.distances),
+    "{what}: distances"
+  );
   // A single query answers like its row of a batch.
   let dim = idx.dim();
   for (qi, q) in queries.chunks_exact(dim).enumerate().take(3) {
     let one = idx.search(q, k, None).unwrap();
     let n = fast.counts[qi] as usize;
     let keys: Vec<u64> = one.iter().map(|nb| nb.key).collect();
-    assert_eq!(keys, fast.keys[qi * fast.k..qi * fast.k + n], "{what}: single query {qi}");
+    assert_eq!(
+      keys,
+      fast.keys[qi * fast.k..qi * fast.k + n],
+      "{what}: single query {qi}"
+    );
   }
 }
 
@@ -129,7 +139,10 @@ fn assert_same_as_generic(idx: &QuantizedFlatIndex, queries: &[f32], k: usize, w
 fn tiled_scans_return_what_the_generic_scan_returns() {
   let k = 10;
   for (spec, metrics) in [
-    (QuantSpec::Binary { center: true }, vec![Metric::Cosine, Metric::Dot]),
+    (
+      QuantSpec::Binary { center: true },
+      vec![Metric::Cosine, Metric::Dot],
+    ),
     (QuantSpec::Binary { center: false }, vec![Metric::Cosine]),
     (
       QuantSpec::Int8 {
@@ -145,7 +158,11 @@ fn tiled_scans_return_what_the_generic_scan_returns() {
         let data = data_with_ties(dim as u64, n, dim);
         let queries = data_with_ties(dim as u64 + 1000, 37, dim);
         let keys: Vec<u64> = (0..n as u64).map(|i| 5 * i + 2).collect();
-        for (label, oversample, keep) in [("rescored", 4.0, true), ("codes only", 4.0, false), ("×1", 1.0, true)] {
+        for (label, oversample, keep) in [
+          ("rescored", 4.0, true),
+          ("codes only", 4.0, false),
+          ("×1", 1.0, true),
+        ] {
           let mut o = QuantOptions::new(spec.clone());
           o.oversample = oversample;
           o.keep_originals = keep;

@@ -592,7 +592,13 @@ impl QuantizedFlatIndex {
 
   /// [`Self::finish`] from candidates already sorted nearest first (slots as keys, scores as
   /// distances).
-  fn finish_sorted<Q: Quantizer>(&self, q: &Q, query: &[f32], found: Vec<Neighbor>, k: usize) -> Vec<Neighbor> {
+  fn finish_sorted<Q: Quantizer>(
+    &self,
+    q: &Q,
+    query: &[f32],
+    found: Vec<Neighbor>,
+    k: usize,
+  ) -> Vec<Neighbor> {
     if self.options.rescores() && self.has_originals() {
       self.rescore(query, &found, k)
     } else {

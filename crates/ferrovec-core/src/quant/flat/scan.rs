@@ -126,7 +126,13 @@ fn split_rows(n: usize) -> (usize, usize) {
 impl QuantizedFlatIndex {
   /// Binary scan of every row for each query (row-major `queries`): each query's `kc` best slots by
   /// Hamming count, finished (rescored or converted) to its `k` results.
-  pub(super) fn search_binary(&self, q: &BinaryQuantizer, queries: &[f32], k: usize, kc: usize) -> Vec<Vec<Neighbor>> {
+  pub(super) fn search_binary(
+    &self,
+    q: &BinaryQuantizer,
+    queries: &[f32],
+    k: usize,
+    kc: usize,
+  ) -> Vec<Vec<Neighbor>> {
     let cl = q.code_len();
     let kernel = hamming_tile_kernel(cl);
     let words = cl.div_ceil(8);
@@ -188,7 +194,13 @@ impl QuantizedFlatIndex {
 
   /// Int8 scan of every row for each query: tiles of up to [`I8_TILE`] queries share each load
   /// of a row, and each integer dot product becomes the same score `Int8Quantizer::score` gives.
-  pub(super) fn search_int8(&self, q: &Int8Quantizer, queries: &[f32], k: usize, kc: usize) -> Vec<Vec<Neighbor>> {
+  pub(super) fn search_int8(
+    &self,
+    q: &Int8Quantizer,
+    queries: &[f32],
+    k: usize,
+    kc: usize,
+  ) -> Vec<Vec<Neighbor>> {
     let cl = q.code_len();
     let dim = self.dim;
     let padded = dim.next_multiple_of(I8_PAD);
@@ -215,7 +227,11 @@ impl QuantizedFlatIndex {
           kernels[tq - 1](codes, dim, rows, cl, &mut out[..tq * m]);
           for (i, p) in tile.iter().enumerate() {
             let top = &mut tops[t * I8_TILE + i];
-            for (r, (&dot, code)) in out[i * m..(i + 1) * m].iter().zip(rows.chunks_exact(cl)).enumerate() {
+            for (r, (&dot, code)) in out[i * m..(i + 1) * m]
+              .iter()
+              .zip(rows.chunks_exact(cl))
+              .enumerate()
+            {
               top.push((at + r) as u64, q.score_from_dot(p, dot, code));
             }
           }
