@@ -283,3 +283,59 @@ fn block_size(nq: usize) -> usize {
   nq.div_ceil(rayon::current_num_threads().max(1) * 2)
     .clamp(1, QUERY_BLOCK)
 }
+
+#[cfg(test)]
+mod tests {
+  use super::HammingTop;
+
+  /// The kc smallest (count, slot) pairs by sorting everything: what HammingTop must keep.
+  fn by_sorting(counts: &[u32], kc: usize) -> Vec<(u64, f32)> {
+    let mut all: Vec<(u32, usize)> = counts.iter().enumerate().map(|(s, &d)| (d, s)).collect();
+    all.sort_unstable();
+    all.truncate(kc);
+    all.into_iter().map(|(d, s)| (s as u64, d as f32)).collect()
+  }
+
+  fn kept(t: HammingTop) -> Vec<(u64, f32)> {
+    t.into_sorted().into_iter().map(|n| (n.key, n.distance)).collect()
+  }
+
+  #[test]
+  fn keeps_the_smallest_counts_with_slot_tiebreak_across_chunks_and_merges() {
+    // Seeded counts in 0..=span: small spans tie almost everywhere, large ones rarely.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move |span: u32| {
+      state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+      ((state >> 33) % u64::from(span + 1)) as u32
+    };
+    for span in [0u32, 1, 3, 8, 100, 4096] {
+      for n in [1usize, 15, 16, 17, 300, 5000] {
+        let counts: Vec<u32> = (0..n).map(|_| next(span)).collect();
+        for kc in [1usize, 2, 10, 160, 6000] {
+          let want = by_sorting(&counts, kc);
+          // One pass, offered in uneven chunks (as the scan's 256-row buffers and range ends).
+          let mut t = HammingTop::new(kc);
+          let mut at = 0;
+          for (i, len) in [7usize, 256, 1, 33].iter().cycle().enumerate() {
+            if at >= n || i > 10_000 {
+              break;
+            }
+            let end = (at + len).min(n);
+            t.offer(&counts[at..end], at);
+            at = end;
+          }
+          assert_eq!(kept(t), want, "span {span}, n {n}, kc {kc}");
+          // Two ranges scanned apart and merged (a split single-query scan).
+          let mid = n / 3;
+          let (mut a, mut b) = (HammingTop::new(kc), HammingTop::new(kc));
+          a.offer(&counts[..mid], 0);
+          b.offer(&counts[mid..], mid);
+          a.merge(b);
+          assert_eq!(kept(a), want, "merged: span {span}, n {n}, kc {kc}");
+        }
+      }
+    }
+  }
+}
