@@ -332,9 +332,21 @@ pub mod codes {
     unsafe { hamming_tile_popcnt_impl::<W>(queries, rows, cl, out) }
   }
 
-  /// The [`HammingTile`] kernel for codes of `code_len` bytes: compiled for POPCNT when the CPU has
-  /// it, and specialised for every length up to 128 bytes (1024 dims) so a row's words live in
-  /// registers; longer codes use the looping form.
+  #[cfg(target_arch = "x86_64")]
+  #[target_feature(enable = "avx2,popcnt")]
+  fn hamming_tile_avx2_impl<const W: usize>(queries: &[u64], rows: &[u8], cl: usize, out: &mut [u32]) {
+    hamming_tile_body::<W>(queries, rows, cl, out)
+  }
+
+  #[cfg(target_arch = "x86_64")]
+  fn hamming_tile_avx2<const W: usize>(queries: &[u64], rows: &[u8], cl: usize, out: &mut [u32]) {
+    // SAFETY: `hamming_tile_kernel` hands this out only after detecting AVX2 and POPCNT.
+    unsafe { hamming_tile_avx2_impl::<W>(queries, rows, cl, out) }
+  }
+
+  /// The [`HammingTile`] kernel for codes of `code_len` bytes: compiled for AVX2 + POPCNT or POPCNT
+  /// alone when the CPU has them, and specialised for every length up to 128 bytes (1024 dims) so
+  /// a row's words live in registers; longer codes use the looping form.
   pub fn hamming_tile_kernel(code_len: usize) -> HammingTile {
     macro_rules! pick {
       ($f:ident) => {
@@ -361,6 +373,12 @@ pub mod codes {
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("popcnt") {
+      // The same loop compiled for AVX2 as well: LLVM then counts the words of longer codes
+      // with vector byte lookups alongside POPCNT; measured 10–20 % faster batches at 100 and
+      // 512 dims (bench/ANALYSIS.md).
+      if std::arch::is_x86_feature_detected!("avx2") {
+        return pick!(hamming_tile_avx2);
+      }
       return pick!(hamming_tile_popcnt);
     }
     pick!(hamming_tile_portable)
@@ -576,7 +594,7 @@ pub mod codes {
       ),
       (
         "binary",
-        "ferrovec multi-query popcount tile (POPCNT when the CPU has it) + threshold top-k",
+        "ferrovec multi-query popcount tile (AVX2/POPCNT when the CPU has them) + threshold top-k",
       ),
       (
         "pq",
