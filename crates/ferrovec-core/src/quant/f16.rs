@@ -22,18 +22,22 @@ impl F16Quantizer {
   }
 }
 
-/// Codes are stored as bytes; a row starts on an even offset of a buffer from the global allocator
-/// (aligned far beyond 2), so the cast borrows. A misaligned slice (never seen) is copied instead.
+/// A code's binary16 values. Codes are little-endian bytes (in memory and, unchanged, in files).
+/// On a little-endian machine that is the native layout, and a row starts on an even offset of a
+/// buffer from the global allocator (aligned far beyond 2), so the cast borrows; a big-endian
+/// machine, or a misaligned slice (never seen), decodes a copy instead.
 fn halves(code: &[u8]) -> std::borrow::Cow<'_, [u16]> {
-  match bytemuck::try_cast_slice::<u8, u16>(code) {
-    Ok(h) => std::borrow::Cow::Borrowed(h),
-    Err(_) => std::borrow::Cow::Owned(
-      code
-        .chunks_exact(2)
-        .map(|c| u16::from_ne_bytes([c[0], c[1]]))
-        .collect(),
-    ),
+  if cfg!(target_endian = "little") {
+    if let Ok(h) = bytemuck::try_cast_slice::<u8, u16>(code) {
+      return std::borrow::Cow::Borrowed(h);
+    }
   }
+  std::borrow::Cow::Owned(
+    code
+      .chunks_exact(2)
+      .map(|c| u16::from_le_bytes([c[0], c[1]]))
+      .collect(),
+  )
 }
 
 impl Quantizer for F16Quantizer {
@@ -49,10 +53,9 @@ impl Quantizer for F16Quantizer {
 
   fn encode(&self, v: &[f32], out: &mut [u8]) {
     for (o, x) in out.chunks_exact_mut(2).zip(v) {
-      // Native byte order inside memory; the file writer stores codes as opaque bytes, and
-      // `from_ne_bytes` reads them back, so files are only portable between machines of one
-      // endianness (every supported target is little-endian).
-      o.copy_from_slice(&f16_from_f32(x.clamp(-65504.0, 65504.0)).to_ne_bytes());
+      // Little-endian like every number in ferrovec files: the file writer stores codes as
+      // opaque bytes, so the code layout is the file layout (pinned by a test).
+      o.copy_from_slice(&f16_from_f32(x.clamp(-65504.0, 65504.0)).to_le_bytes());
     }
   }
 

@@ -12,6 +12,8 @@
 //! the quantiser on them and encodes them; with `None` only [`QuantizedFlatIndex::train`] does.
 //! Searching an untrained index is `ERR_NOT_TRAINED`, never an answer from half-built state.
 
+mod scan;
+
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -451,21 +453,13 @@ impl QuantizedFlatIndex {
       return Ok(out);
     }
     let kc = self.candidates_for(k_eff);
-    let results: Vec<Vec<Neighbor>> = with_quantizer!(quant, |q| {
-      if nq == 1 {
-        vec![self.search_one(q, queries, k_eff, kc, candidates.as_deref())]
-      } else {
-        // Blocks of queries share each pass over the codes (see `search_block`); enough blocks
-        // that every thread has work, none larger than QUERY_BLOCK.
-        let per = nq
-          .div_ceil(rayon::current_num_threads().max(1) * 2)
-          .clamp(1, QUERY_BLOCK);
-        queries
-          .par_chunks(per * self.dim)
-          .flat_map_iter(|block| self.search_block(q, block, k_eff, kc, candidates.as_deref()))
-          .collect()
-      }
-    });
+    let results: Vec<Vec<Neighbor>> = match (quant, &candidates) {
+      // Binary and int8 codes have tiled integer kernels (see `scan`); an allow-list gathers
+      // rows one by one and takes the generic path below.
+      (AnyQuantizer::Binary(q), None) => self.search_binary(q, queries, k_eff, kc),
+      (AnyQuantizer::Int8(q), None) => self.search_int8(q, queries, k_eff, kc),
+      _ => self.search_generic(quant, queries, nq, k_eff, kc, candidates.as_deref()),
+    };
     for (i, res) in results.into_iter().enumerate() {
       out.counts[i] = res.len() as u32;
       for (j, nb) in res.into_iter().enumerate() {
@@ -474,6 +468,33 @@ impl QuantizedFlatIndex {
       }
     }
     Ok(out)
+  }
+
+  /// The scan for every code type: one [`Quantizer::score`] call per (query, row) into a heap.
+  fn search_generic(
+    &self,
+    quant: &AnyQuantizer,
+    queries: &[f32],
+    nq: usize,
+    k_eff: usize,
+    kc: usize,
+    candidates: Option<&[usize]>,
+  ) -> Vec<Vec<Neighbor>> {
+    with_quantizer!(quant, |q| {
+      if nq == 1 {
+        vec![self.search_one(q, queries, k_eff, kc, candidates)]
+      } else {
+        // Blocks of queries share each pass over the codes (see `search_block`); enough blocks
+        // that every thread has work, none larger than QUERY_BLOCK.
+        let per = nq
+          .div_ceil(rayon::current_num_threads().max(1) * 2)
+          .clamp(1, QUERY_BLOCK);
+        queries
+          .par_chunks(per * self.dim)
+          .flat_map_iter(|block| self.search_block(q, block, k_eff, kc, candidates))
+          .collect()
+      }
+    })
   }
 
   fn search_one<Q: Quantizer>(
@@ -566,7 +587,18 @@ impl QuantizedFlatIndex {
   /// From a query's scan candidates (slots) to its results: rescored exactly when the options
   /// ask for it and the originals are held, otherwise code distances.
   fn finish<Q: Quantizer>(&self, q: &Q, query: &[f32], top: TopK, k: usize) -> Vec<Neighbor> {
-    let found = top.into_sorted();
+    self.finish_sorted(q, query, top.into_sorted(), k)
+  }
+
+  /// [`Self::finish`] from candidates already sorted nearest first (slots as keys, scores as
+  /// distances).
+  fn finish_sorted<Q: Quantizer>(
+    &self,
+    q: &Q,
+    query: &[f32],
+    found: Vec<Neighbor>,
+    k: usize,
+  ) -> Vec<Neighbor> {
     if self.options.rescores() && self.has_originals() {
       self.rescore(query, &found, k)
     } else {

@@ -1,4 +1,5 @@
-//! Signed 8-bit scalar quantisation, scored with simsimd's `dot_i8`.
+//! Signed 8-bit scalar quantisation, scored with an exact i8 dot product (the flat index's tiled
+//! kernel, `metric::codes::dot_i8_tile_kernel`, or simsimd's `dot_i8` per pair) plus corrections.
 //!
 //! # The code
 //!
@@ -212,10 +213,33 @@ impl Quantizer for Int8Quantizer {
   #[inline]
   fn score(&self, q: &Int8Query, code: &[u8]) -> f32 {
     let codes: &[i8] = bytemuck::cast_slice(&code[..self.dim]);
+    self.score_dot_f32(q, dot_i8(codes, &q.codes), code)
+  }
+}
+
+impl Int8Query {
+  /// The query's codes (`dim` values in −127..=127).
+  pub fn codes(&self) -> &[i8] {
+    &self.codes
+  }
+}
+
+impl Int8Quantizer {
+  /// [`Quantizer::score`] from the integer product `Σ cxⱼ·cqⱼ` of the codes, computed elsewhere
+  /// (a tile kernel): bit for bit the same score, since the product is exact either way and the
+  /// algebra below is shared.
+  #[inline]
+  pub fn score_from_dot(&self, q: &Int8Query, dot: i32, code: &[u8]) -> f32 {
+    // An i32 converts to f32 with one rounding, as simsimd's exact f64 product does.
+    self.score_dot_f32(q, dot as f32, code)
+  }
+
+  #[inline]
+  fn score_dot_f32(&self, q: &Int8Query, dot: f32, code: &[u8]) -> f32 {
     let (ax, nx) = tail(code, self.dim);
     let s = self.step;
     // P = s²·dot_i8 + s·(Ax + Aq) + O  (module docs).
-    let p = s * s * dot_i8(codes, &q.codes) + s * (ax + q.a) + self.o2;
+    let p = s * s * dot + s * (ax + q.a) + self.o2;
     match self.metric {
       Metric::Cosine => {
         let d = (nx * q.n).sqrt();

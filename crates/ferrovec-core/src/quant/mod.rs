@@ -9,9 +9,9 @@
 //!
 //! | type     | code bytes per vector         | trained from                   | scored with                      |
 //! |----------|-------------------------------|--------------------------------|----------------------------------|
-//! | `f16`    | `2·dim`                       | nothing                        | simsimd f16 cos/dot/l2sq         |
-//! | `int8`   | `dim + 8` (codes + 2 × f32)   | per-dim means, clipped range   | simsimd `dot_i8` + corrections   |
-//! | `binary` | `⌈dim/8⌉`                     | per-dim means (centering)      | simsimd Hamming                  |
+//! | `f16`    | `2·dim` (little-endian)       | nothing                        | simsimd f16 cos/dot/l2sq         |
+//! | `int8`   | `dim + 8` (codes + 2 × f32)   | per-dim means, clipped range   | i8 dot (tiled) + corrections     |
+//! | `binary` | `⌈dim/8⌉`                     | per-dim means (centering)      | Hamming (POPCNT tile)            |
 //! | `pq`     | `m`                           | k-means, 256 centroids per sub | per-query lookup table           |
 //! | `truncate` | `4·dims` (Matryoshka prefix) | nothing                        | f32 kernel on the prefix         |
 //!

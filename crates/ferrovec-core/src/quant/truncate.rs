@@ -53,17 +53,21 @@ impl TruncateQuantizer {
   }
 }
 
-/// A code row as f32 (borrowed when aligned, which rows of a global-allocator buffer always are).
+/// A code row as f32. Codes are little-endian bytes (in memory and, unchanged, in files): on a
+/// little-endian machine the cast borrows when aligned, which rows of a global-allocator buffer
+/// always are; a big-endian machine or a misaligned slice decodes a copy.
 fn floats(code: &[u8]) -> std::borrow::Cow<'_, [f32]> {
-  match bytemuck::try_cast_slice::<u8, f32>(code) {
-    Ok(f) => std::borrow::Cow::Borrowed(f),
-    Err(_) => std::borrow::Cow::Owned(
-      code
-        .chunks_exact(4)
-        .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-        .collect(),
-    ),
+  if cfg!(target_endian = "little") {
+    if let Ok(f) = bytemuck::try_cast_slice::<u8, f32>(code) {
+      return std::borrow::Cow::Borrowed(f);
+    }
   }
+  std::borrow::Cow::Owned(
+    code
+      .chunks_exact(4)
+      .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+      .collect(),
+  )
 }
 
 impl Quantizer for TruncateQuantizer {
@@ -79,7 +83,8 @@ impl Quantizer for TruncateQuantizer {
 
   fn encode(&self, v: &[f32], out: &mut [u8]) {
     for (o, x) in out.chunks_exact_mut(4).zip(&v[..self.dims]) {
-      o.copy_from_slice(&x.to_ne_bytes());
+      // Little-endian, the file layout (see `floats`).
+      o.copy_from_slice(&x.to_le_bytes());
     }
   }
 
