@@ -3,12 +3,15 @@
 // as a fraction of f32, recall@10 against the shipped float64 ground truth, and batch queries/s in
 // interleaved rounds (ratios to f32 flat in the same rounds).
 //
+// HNSW rows: ferrovec `HnswIndex` on f32 and on int8 / binary codes (the graph walk scores codes, the
+// candidates are rescored), at one ef, so "int8 HNSW ÷ f32 HNSW" reads off at (near) equal recall.
+//
 // usearch quantises inside its HNSW `Index` (there is no quantised exact search in its JS binding), so
 // its rows are HNSW at a high expansion_search, reported with their recall; compare at equal recall.
 //
 // Run through run.ts (`npm run bench:quant`, `npm run bench -- --only=quant --quick`).
 
-import { FlatIndex, type FlatIndexOptions } from './lib/ferrovec.js'
+import { FlatIndex, HnswIndex, type FlatIndexOptions, type QuantizationOptions } from './lib/ferrovec.js'
 import { loadRealSet, type RealSet } from './lib/datasets.js'
 import { loadPeer } from './lib/peers.js'
 import { measureQuantHnsw } from './quant-hnsw.bench.js'
@@ -117,6 +120,30 @@ async function measureSet(plan: QuantPlan, spec: QuantPlan['sets'][number], usea
     })
     console.log(`  ${spec.name} ${v.label}: add+train ${buildS.toFixed(1)} s`)
   }
+  // HNSW on codes against HNSW on f32, same graph parameters and ef.
+  const hnswEf = 64
+  const hnswVariants: { label: string; options: QuantizationOptions }[] = [
+    { label: 'f32', options: {} },
+    { label: 'int8 + rescore ×2', options: { quantization: 'int8', rescore: { oversample: 2 } } },
+  ]
+  if (set.metric !== 'l2') hnswVariants.push({ label: 'binary + rescore ×16', options: { quantization: 'binary' } })
+  for (const v of hnswVariants) {
+    const index = new HnswIndex({ dim, metric: set.metric, m: 16, efConstruction: 128, ...v.options })
+    const t0 = performance.now()
+    await index.addBatch(sequentialKeys(nBase), base)
+    const buildS = (performance.now() - t0) / 1000
+    const r = await index.searchBatch(queries, K, { ef: hnswEf })
+    const m = index.memoryUsage()
+    const name = `ferrovec HNSW ${v.label} (ef ${hnswEf})`
+    variants.push({
+      name,
+      bytes: m.vectors,
+      codeBytes: m.codes ?? m.vectors,
+      recall: recallOf(r.keys, r.k),
+      contender: { name, ops: nq, run: () => index.searchBatch(queries, K, { ef: hnswEf }) },
+    })
+    console.log(`  ${spec.name} HNSW ${v.label}: build ${buildS.toFixed(1)} s`)
+  }
   const skipped: string[] = []
   if (usearch !== undefined) {
     const metric = set.metric === 'l2' ? 'l2sq' : 'cos'
@@ -171,6 +198,9 @@ async function measureSet(plan: QuantPlan, spec: QuantPlan['sets'][number], usea
   const binCodes = byName.get('ferrovec binary (codes only)')
   if (binCodes) findings.push(`${spec.name}: binary flat scan (codes only) ${(binCodes.rate / f32Rate).toFixed(1)}× f32 flat (target ≥ 10×), recall ${binCodes.v.recall.toFixed(3)}`)
   if (bin) findings.push(`${spec.name}: binary + rescore ×16 (default) recall@10 ${bin.v.recall.toFixed(3)} (target ≥ 0.95), codes ${(bin.v.codeBytes / f32Bytes).toFixed(3)}× f32 (target ≤ 0.04×)`)
+  const h32 = byName.get('ferrovec HNSW f32 (ef 64)')
+  const h8 = byName.get('ferrovec HNSW int8 + rescore ×2 (ef 64)')
+  if (h32 && h8) findings.push(`${spec.name}: int8 HNSW ${(h8.rate / h32.rate).toFixed(2)}× f32 HNSW queries/s at ef 64 (recall ${h8.v.recall.toFixed(3)} vs ${h32.v.recall.toFixed(3)}; target ≥ 1.2× at equal recall, single-thread in bench/rust)`)
   const i8 = byName.get('ferrovec int8')
   if (i8) findings.push(`${spec.name}: int8 recall@10 ${i8.v.recall.toFixed(3)} vs f32 ${variants[0]!.recall.toFixed(3)}, codes ${(i8.v.codeBytes / f32Bytes).toFixed(3)}× f32 (target ≤ 0.27×)`)
   return {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 
 import { awaitNative, callNative, invalid } from './errors.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
-import { native, type FlatQuantOptions, type NativeFlatIndex } from './native.js'
+import { native, type FlatQuantOptions, type NativeFlatIndex, type NativeQuantizationInfo } from './native.js'
 import { toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeyFilter, type KeysLike } from './vectors.js'
 
 /**
@@ -30,17 +30,20 @@ export type Quantization =
   | { type: 'pq'; m?: number; iterations?: number; sample?: number }
   | { type: 'truncate'; dims: number }
 
-/** Options of {@link FlatIndex}. */
-export interface FlatIndexOptions<M extends Metric = Metric> {
-  /** Dimensions of every vector (bits for `hamming`, a multiple of 8). */
-  dim: number
-  /** Distance measure; default `'cosine'`. */
-  metric?: M
-  /** Compact codes to scan instead of f32 vectors (see {@link Quantization}); default `'none'`. */
+/**
+ * Quantisation options, the same on {@link FlatIndex} and {@link HnswIndex}: the flat scan or the
+ * graph walk runs on codes, and the best candidates are rescored with the f32 originals.
+ */
+export interface QuantizationOptions {
+  /**
+   * Compact codes to scan or walk instead of f32 vectors (see {@link Quantization}); default
+   * `'none'`. `f32` metrics only.
+   */
   quantization?: Quantization
   /**
-   * Rescoring of quantised results: the scan keeps the best `k × oversample` candidates by code and
-   * re-ranks them by their exact f32 distance (which needs `keepOriginals`). Default
+   * Rescoring of quantised results: the scan (or the graph walk, whose beam is widened to hold them)
+   * keeps the best `k × oversample` candidates by code and re-ranks them by their exact f32 distance
+   * (which needs `keepOriginals`). Default
    * `{ oversample: 16 }` for `binary`, `{ oversample: 8 }` for `pq`, `{ oversample: 4 }` for
    * `truncate`, off (`false`) for
    * `f16` and `int8`.
@@ -55,10 +58,19 @@ export interface FlatIndexOptions<M extends Metric = Metric> {
   /**
    * When the quantiser trains itself: after this many vectors have been added (default
    * `max(1000, 4 × the type's minimum)`; the minimum is 32 for `int8` and `binary`, 256 for `pq`).
-   * Until then vectors wait in f32 and searches throw `ERR_NOT_TRAINED`. `false`: only
-   * {@link FlatIndex.train} trains, and adds before it throw `ERR_NOT_TRAINED`.
+   * Until then vectors wait in f32 and searches throw `ERR_NOT_TRAINED` (an HNSW index links them
+   * with exact distances meanwhile). `false`: only `train()` trains, and adds before it throw
+   * `ERR_NOT_TRAINED`.
    */
   trainAfter?: number | false
+}
+
+/** Options of {@link FlatIndex}. */
+export interface FlatIndexOptions<M extends Metric = Metric> extends QuantizationOptions {
+  /** Dimensions of every vector (bits for `hamming`, a multiple of 8). */
+  dim: number
+  /** Distance measure; default `'cosine'`. */
+  metric?: M
   /** Seed of training (sampling, k-means); default 0. */
   seed?: number
 }
@@ -261,19 +273,7 @@ export class FlatIndex<M extends Metric = 'cosine'> {
 
   /** The quantisation set-up (and whether it is trained), or `undefined` for an f32 index. */
   get quantization(): QuantizationInfo | undefined {
-    const q = this.#inner.quantization
-    if (q == null) return undefined
-    return {
-      type: q.kind as QuantizationInfo['type'],
-      trained: q.trained,
-      codeBytes: q.codeBytes,
-      oversample: q.oversample,
-      keepOriginals: q.keepOriginals,
-      trainAfter: q.trainAfter === 0 ? false : q.trainAfter,
-      seed: q.seed,
-      ...(q.kind === 'pq' ? { m: q.m } : {}),
-      ...(q.kind === 'truncate' ? { dims: q.dims } : {}),
-    }
+    return quantizationInfo(this.#inner.quantization)
   }
 
   /**
@@ -285,21 +285,14 @@ export class FlatIndex<M extends Metric = 'cosine'> {
    *   or with too few vectors; `ERR_INVALID_VECTOR` / `ERR_DIMENSION_MISMATCH` for bad rows.
    */
   async train(sample: InputOf<M> | readonly InputOf<M>[]): Promise<void> {
-    const s = this.#sample(sample)
+    const s = trainingSample(this.#kind, this.#rowLen, sample)
     await awaitNative(this.#inner.train(s))
   }
 
   /** {@link train} on the calling thread. */
   trainSync(sample: InputOf<M> | readonly InputOf<M>[]): void {
-    const s = this.#sample(sample)
+    const s = trainingSample(this.#kind, this.#rowLen, sample)
     callNative(() => this.#inner.trainSync(s))
-  }
-
-  #sample(sample: unknown): Float32Array {
-    if (this.#kind !== 'f32') throw invalid('ERR_INVALID_ARGUMENT', 'train() is for quantised f32 indexes')
-    const { data, rows } = toRows(sample, 'f32', this.#rowLen)
-    if (rows === 0) throw invalid('ERR_INVALID_VECTOR', 'the training sample is empty')
-    return data as Float32Array
   }
 
   /** Adds one vector under `key` (or replaces it, with `{ upsert: true }`). */
@@ -394,8 +387,11 @@ function finiteOr(name: string, v: unknown, check: (x: number) => boolean, what:
 
 const isCount = (x: number): boolean => Number.isInteger(x) && x >= 1
 
-/** The native quantisation options of `options`, shape-checked (ranges are checked natively). */
-function quantOptions(options: FlatIndexOptions): FlatQuantOptions | undefined {
+/**
+ * The native quantisation options of `options`, shape-checked (ranges are checked natively); `seed`
+ * seeds training. Internal; shared with `hnsw.ts`, so both indexes take the same shapes.
+ */
+export function quantOptions(options: QuantizationOptions & { seed?: number }): FlatQuantOptions | undefined {
   const q = options.quantization ?? 'none'
   const extra = options.rescore !== undefined || options.keepOriginals !== undefined || options.trainAfter !== undefined
   if (q === 'none') {
@@ -441,6 +437,30 @@ function quantOptions(options: FlatIndexOptions): FlatQuantOptions | undefined {
   else out.trainAfter = finiteOr('trainAfter', t, isCount, 'a positive integer or false')
   out.seed = finiteOr('seed', options.seed, (x) => Number.isSafeInteger(x) && x >= 0, 'a non-negative safe integer')
   return out
+}
+
+/** The native `quantization` getter's value as a {@link QuantizationInfo} (internal; shared with `hnsw.ts`). */
+export function quantizationInfo(q: NativeQuantizationInfo | null | undefined): QuantizationInfo | undefined {
+  if (q == null) return undefined
+  return {
+    type: q.kind as QuantizationInfo['type'],
+    trained: q.trained,
+    codeBytes: q.codeBytes,
+    oversample: q.oversample,
+    keepOriginals: q.keepOriginals,
+    trainAfter: q.trainAfter === 0 ? false : q.trainAfter,
+    seed: q.seed,
+    ...(q.kind === 'pq' ? { m: q.m } : {}),
+    ...(q.kind === 'truncate' ? { dims: q.dims } : {}),
+  }
+}
+
+/** A `train()` sample as one flat Float32Array, checked (internal; shared with `hnsw.ts`). */
+export function trainingSample(kind: 'f32' | 'bits', rowLen: number, sample: unknown): Float32Array {
+  if (kind !== 'f32') throw invalid('ERR_INVALID_ARGUMENT', 'train() is for quantised f32 indexes')
+  const { data, rows } = toRows(sample, 'f32', rowLen)
+  if (rows === 0) throw invalid('ERR_INVALID_VECTOR', 'the training sample is empty')
+  return data as Float32Array
 }
 
 /** A native handle on its way into the constructor; set only inside `FlatIndex.#adopt`. */

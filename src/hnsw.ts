@@ -1,13 +1,26 @@
 import { awaitNative, callNative, invalid } from './errors.js'
-import { expectations, toPath } from './flat.js'
-import type { AddOptions, BatchSearchResult, LoadOptions, MemoryUsage, SearchOptions, SearchResult } from './flat.js'
+import { expectations, quantizationInfo, quantOptions, toPath, trainingSample } from './flat.js'
+import type {
+  AddOptions,
+  BatchSearchResult,
+  LoadOptions,
+  MemoryUsage,
+  QuantizationInfo,
+  QuantizationOptions,
+  SearchOptions,
+  SearchResult,
+} from './flat.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
 import { native, type NativeHnswIndex } from './native.js'
 import { tune, type TuneOptions, type TuneResult } from './tune.js'
 import { toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeysLike } from './vectors.js'
 
-/** Options of {@link HnswIndex}. */
-export interface HnswIndexOptions<M extends Metric = Metric> {
+/**
+ * Options of {@link HnswIndex}. The quantisation options ({@link QuantizationOptions}) are the flat
+ * index's: with `quantization` set, the graph walks (search and insert) score on codes and searches
+ * rescore the best `k × oversample` candidates with the originals.
+ */
+export interface HnswIndexOptions<M extends Metric = Metric> extends QuantizationOptions {
   /** Dimensions of every vector (bits for `hamming`, a multiple of 8). */
   dim: number
   /** Distance measure; default `'cosine'`. */
@@ -21,7 +34,7 @@ export interface HnswIndexOptions<M extends Metric = Metric> {
    * Fashion-MNIST). Raise it for recall, lower it for speed; a search may pass its own `ef`.
    */
   efSearch?: number
-  /** Seed of the level sampling; default 0. */
+  /** Seed of the level sampling (and of quantiser training); default 0. */
   seed?: number
   /** Nodes to allocate room for up front; the index grows past it automatically. Default 1024. */
   capacity?: number
@@ -85,7 +98,10 @@ export interface HnswBatchSearchResult extends BatchSearchResult {
   stats?: BatchSearchStats
 }
 
-/** Bytes held by an HNSW index. */
+/**
+ * Bytes held by an HNSW index. For a quantised index `vectors` is `codes + originals`, as on the
+ * flat index.
+ */
 export interface HnswMemoryUsage extends MemoryUsage {
   /** Neighbour lists, levels, tombstones and search scratch. */
   graph: number
@@ -175,6 +191,7 @@ export class HnswIndex<M extends Metric = 'cosine'> {
       seed,
       capacity: optInt(options.capacity, 'capacity', 0),
       buildThreads: optInt(options.buildThreads, 'buildThreads', 0),
+      quantization: quantOptions(options),
     }
     this.#inner = callNative(() => new native.NativeHnswIndex(dim, metric, nativeOptions))
     this.#kind = kindOf(metric)
@@ -319,6 +336,32 @@ export class HnswIndex<M extends Metric = 'cosine'> {
   get params(): HnswParams {
     const p = this.#inner.params()
     return { ...p, metric: p.metric as Metric }
+  }
+
+  /** The quantisation set-up (and whether it is trained), or `undefined` for an f32 index. */
+  get quantization(): QuantizationInfo | undefined {
+    return quantizationInfo(this.#inner.quantization)
+  }
+
+  /**
+   * Trains the quantiser on `sample` (an array of vectors or one flat array of `n * dim` values), off
+   * the JS thread, and encodes every vector already added; from then on searches and inserts walk
+   * the graph on codes. Runs once per index; needs at least the type's minimum of vectors (32 for
+   * `int8`/`binary`, 256 for `pq`).
+   *
+   * @throws {InvalidInputError} `ERR_INVALID_ARGUMENT` when already trained, on a non-quantised index
+   *   or with too few vectors; `ERR_INVALID_VECTOR` / `ERR_DIMENSION_MISMATCH` for bad rows.
+   * @throws {ReadOnlyError} `ERR_READ_ONLY` on an index opened read-only.
+   */
+  async train(sample: InputOf<M> | readonly InputOf<M>[]): Promise<void> {
+    const s = trainingSample(this.#kind, this.#rowLen, sample)
+    await awaitNative(this.#inner.train(s))
+  }
+
+  /** {@link train} on the calling thread. */
+  trainSync(sample: InputOf<M> | readonly InputOf<M>[]): void {
+    const s = trainingSample(this.#kind, this.#rowLen, sample)
+    callNative(() => this.#inner.trainSync(s))
   }
 
   /** Adds one vector under `key` (or replaces and re-links it, with `{ upsert: true }`). */

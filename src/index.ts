@@ -8,6 +8,7 @@ export type {
   MemoryUsage,
   Quantization,
   QuantizationInfo,
+  QuantizationOptions,
   SearchOptions,
   SearchResult,
 } from './flat.js'

@@ -11,5 +11,6 @@ export type {
   NativeHnswIndex,
   NativeHnswlib,
   NativeInfo,
+  QuantizationInfo as NativeQuantizationInfo,
   SearchResult as NativeSearchResult,
 } from '../native/binding.cjs'

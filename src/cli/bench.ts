@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { readFvecs, readIvecs, type Matrix } from '../data/formats.js'
 import { FerrovecError, invalid } from '../errors.js'
-import { FlatIndex, type BatchSearchResult } from '../flat.js'
+import { FlatIndex, type BatchSearchResult, type Quantization } from '../flat.js'
 import { HnswIndex } from '../hnsw.js'
 import { nativeInfo, type Metric } from '../metric.js'
 import { recallAtK, type GroundTruth } from '../recall.js'
@@ -236,7 +236,7 @@ export async function bench(ctx: CliContext, input: BenchInput): Promise<BenchRe
     })
   }
 
-  const hnswSettings: { label: string; quantization?: string }[] = [{ label: '' }]
+  const hnswSettings: { label: string; quantization?: Quantization }[] = [{ label: '' }]
   const missing: string[] = []
   for (const q of QUANTIZATIONS) {
     if (quantizationSupported(data.dim, metric, q)) hnswSettings.push({ label: `${q} `, quantization: q })

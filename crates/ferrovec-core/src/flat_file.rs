@@ -325,7 +325,8 @@ const QFLAG_KEEP: u32 = 1;
 const QFLAG_CENTER: u32 = 2;
 const QFLAG_TRAINED: u32 = 4;
 
-fn encode_quant_options(o: &QuantOptions, trained: bool) -> Vec<u8> {
+/// The `QOPT` section of a quantised index (flat or HNSW).
+pub(crate) fn encode_quant_options(o: &QuantOptions, trained: bool) -> Vec<u8> {
   let (code, center, quantile, m, iterations, sample) = match o.spec {
     QuantSpec::F16 => (quant::CODE_F16, false, 0.0, 0, 0, 0),
     QuantSpec::Int8 { quantile } => (quant::CODE_INT8, false, quantile, 0, 0, 0),
@@ -411,23 +412,31 @@ fn decode_quant_options<B: AsRef<[u8]>>(c: &Container<B>) -> Result<(QuantOption
   ))
 }
 
-fn decode_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<QuantizedFlatIndex> {
-  if p.element != <f32 as FileElement>::CODE {
-    return Err(corrupt_in(
-      PARAMS,
-      "a quantised index stores f32 vectors, but the element code differs",
-    ));
-  }
-  check_params::<f32>(p.dim, p.metric).map_err(|e| corrupt_in(PARAMS, e.to_string()))?;
-  let (options, trained) = decode_quant_options(c)?;
-  let (dim, count) = (p.dim, p.count);
-  let keys_raw = check_keys_len(c, count)?;
+/// A quantised index's own sections, decoded and checked against each other.
+pub(crate) struct QuantSections {
+  pub options: QuantOptions,
+  pub quantizer: Option<AnyQuantizer>,
+  /// `count × code_len` bytes (empty when untrained).
+  pub codes: Vec<u8>,
+}
 
+/// Reads `QOPT`, `QPRM` and `QCOD` for an index of `count` vectors (slots) of `dim` and `metric`:
+/// shared by the flat and HNSW files. Every inconsistency is `ERR_CORRUPT_FILE` naming the section.
+pub(crate) fn decode_quant_sections<B: AsRef<[u8]>>(
+  c: &Container<B>,
+  dim: usize,
+  metric: Metric,
+  count: usize,
+) -> Result<QuantSections> {
+  let (options, trained) = decode_quant_options(c)?;
+  options
+    .check(dim, metric)
+    .map_err(|e| corrupt_in(QUANT_OPTIONS, e.to_string()))?;
   let quantizer = match (trained, c.section(QUANT_PARAMS), c.section(QUANT_CODES)) {
     (true, Some(params), Some(_)) => Some(AnyQuantizer::from_params_bytes(
       params,
       dim,
-      p.metric,
+      metric,
       &format!("section {QUANT_PARAMS}"),
     )?),
     (false, None, None) => None,
@@ -492,6 +501,30 @@ fn decode_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<Quantize
       v
     }
   };
+
+  Ok(QuantSections {
+    options,
+    quantizer,
+    codes,
+  })
+}
+
+fn decode_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<QuantizedFlatIndex> {
+  if p.element != <f32 as FileElement>::CODE {
+    return Err(corrupt_in(
+      PARAMS,
+      "a quantised index stores f32 vectors, but the element code differs",
+    ));
+  }
+  check_params::<f32>(p.dim, p.metric).map_err(|e| corrupt_in(PARAMS, e.to_string()))?;
+  let (dim, count) = (p.dim, p.count);
+  let keys_raw = check_keys_len(c, count)?;
+
+  let QuantSections {
+    options,
+    quantizer,
+    codes,
+  } = decode_quant_sections(c, dim, p.metric, count)?;
 
   let rows_raw = c.require(VECTORS)?;
   let full = count.checked_mul(dim).and_then(|x| x.checked_mul(4));

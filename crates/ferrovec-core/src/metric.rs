@@ -630,6 +630,16 @@ pub trait Element: Copy + Send + Sync + Default + fmt::Debug + 'static {
 
   /// `1 / ‖row‖` (0 for a zero row), stored per node so cosine costs one dot product per pair.
   fn inv_norm(row: &[Self]) -> f32;
+
+  /// The rows as `f32` when that is what they are (quantised indexes encode only f32 vectors).
+  fn as_f32(_rows: &[Self]) -> Option<&[f32]> {
+    None
+  }
+
+  /// The inverse of [`Element::as_f32`] for owned rows (decoded codes).
+  fn from_f32(_rows: Vec<f32>) -> Option<Vec<Self>> {
+    None
+  }
 }
 
 impl Element for f32 {
@@ -663,6 +673,14 @@ impl Element for f32 {
       Metric::Dot => (dot, Finish::OneMinus),
       _ => (dot, Finish::Cosine),
     })
+  }
+
+  fn as_f32(rows: &[f32]) -> Option<&[f32]> {
+    Some(rows)
+  }
+
+  fn from_f32(rows: Vec<f32>) -> Option<Vec<f32>> {
+    Some(rows)
   }
 
   fn inv_norm(row: &[f32]) -> f32 {

@@ -153,8 +153,30 @@ fn whole(name: &str, v: Option<f64>, default: usize, max: f64) -> ferrovec_core:
   }
 }
 
-/// Core options from the binding's object; ranges are checked here and in the core.
-fn quant_options(o: &FlatQuantOptions, dim: usize) -> ferrovec_core::Result<QuantOptions> {
+/// The `quantization` getter's value, for both index kinds.
+pub(crate) fn quant_info(o: &QuantOptions, trained: bool, code_len: Option<usize>) -> QuantizationInfo {
+  QuantizationInfo {
+    kind: o.spec.name().to_owned(),
+    trained,
+    code_bytes: code_len.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+    oversample: f64::from(o.oversample),
+    keep_originals: o.keep_originals,
+    train_after: o.train_after.map_or(0.0, |n| n as f64),
+    seed: o.seed as f64,
+    m: match o.spec {
+      QuantSpec::Pq { m, .. } => u32::try_from(m).unwrap_or(u32::MAX),
+      _ => 0,
+    },
+    dims: match o.spec {
+      QuantSpec::Truncate { dims } => u32::try_from(dims).unwrap_or(u32::MAX),
+      _ => 0,
+    },
+  }
+}
+
+/// Core options from the binding's object; ranges are checked here and in the core. Shared by
+/// both index kinds.
+pub(crate) fn quant_options(o: &FlatQuantOptions, dim: usize) -> ferrovec_core::Result<QuantOptions> {
   let spec = match o.kind.as_str() {
     "f16" => QuantSpec::F16,
     "int8" => QuantSpec::Int8 {
@@ -355,26 +377,11 @@ impl NativeFlatIndex {
     let AnyFlat::Quant(i) = &*guard else {
       return None;
     };
-    let o = i.options();
-    Some(QuantizationInfo {
-      kind: o.spec.name().to_owned(),
-      trained: i.is_trained(),
-      code_bytes: i
-        .quantizer()
-        .map_or(0, |q| u32::try_from(q.code_len()).unwrap_or(u32::MAX)),
-      oversample: f64::from(o.oversample),
-      keep_originals: o.keep_originals,
-      train_after: o.train_after.map_or(0.0, |n| n as f64),
-      seed: o.seed as f64,
-      m: match o.spec {
-        QuantSpec::Pq { m, .. } => u32::try_from(m).unwrap_or(u32::MAX),
-        _ => 0,
-      },
-      dims: match o.spec {
-        QuantSpec::Truncate { dims } => u32::try_from(dims).unwrap_or(u32::MAX),
-        _ => 0,
-      },
-    })
+    Some(quant_info(
+      i.options(),
+      i.is_trained(),
+      i.quantizer().map(|q| q.code_len()),
+    ))
   }
 
   /// Removes `key`; resolves whether it was present.

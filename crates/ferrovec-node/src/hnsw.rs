@@ -19,7 +19,9 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::error::{to_js, CoreResultExt};
-use crate::flat::{batch_parts, load_options, wrong_kind, Rows};
+use crate::flat::{
+  batch_parts, load_options, quant_info, quant_options, wrong_kind, FlatQuantOptions, QuantizationInfo, Rows,
+};
 use crate::metric::parse_metric;
 
 /// The two storage kinds: f32 vectors, or bit-packed rows for hamming.
@@ -69,6 +71,8 @@ pub struct HnswNativeOptions {
   pub capacity: Option<f64>,
   /// Threads that link a batch: 0 (default) = every core, 1 = sequential and reproducible.
   pub build_threads: Option<f64>,
+  /// Quantised walks (f32 metrics only); the same options as the flat index's.
+  pub quantization: Option<FlatQuantOptions>,
 }
 
 /// The parameters an index was built with.
@@ -92,6 +96,10 @@ pub struct HnswMemoryUsage {
   pub total: f64,
   /// Bytes of vectors served from a read-only file mapping (not in `total`).
   pub mapped: f64,
+  /// Quantised indexes: bytes of codes (part of `vectors`).
+  pub codes: Option<f64>,
+  /// Quantised indexes: bytes of f32 originals (part of `vectors`; 0 once dropped).
+  pub originals: Option<f64>,
 }
 
 /// What one search cost.
@@ -218,12 +226,30 @@ impl NativeHnswIndex {
       seed: None,
       capacity: None,
       build_threads: None,
+      quantization: None,
     });
     let p = params_from(dim, m, &o).or_js(&env)?;
+    let quant = o
+      .quantization
+      .as_ref()
+      .map(|q| quant_options(q, p.dim))
+      .transpose()
+      .or_js(&env)?;
     let inner = if m == Metric::Hamming {
-      AnyHnsw::Bits(HnswIndex::new(p).or_js(&env)?)
+      let index = HnswIndex::new(p).or_js(&env)?;
+      // Refused by the core with the same message the flat index gives.
+      let index = match quant {
+        Some(q) => index.with_quantization(q).or_js(&env)?,
+        None => index,
+      };
+      AnyHnsw::Bits(index)
     } else {
-      AnyHnsw::F32(HnswIndex::new(p).or_js(&env)?)
+      let index = HnswIndex::new(p).or_js(&env)?;
+      let index = match quant {
+        Some(q) => index.with_quantization(q).or_js(&env)?,
+        None => index,
+      };
+      AnyHnsw::F32(index)
     };
     Ok(NativeHnswIndex {
       inner: Arc::new(inner),
@@ -371,14 +397,48 @@ impl NativeHnswIndex {
 
   #[napi]
   pub fn memory_usage(&self) -> HnswMemoryUsage {
-    let m = each!(&*self.inner, |i| i.memory_usage());
+    let (m, quantised) = each!(&*self.inner, |i| (i.memory_usage(), i.quant_options().is_some()));
     HnswMemoryUsage {
-      vectors: m.vectors as f64,
+      vectors: (m.vectors + m.codes) as f64,
       graph: m.graph as f64,
       keys: m.keys as f64,
       total: m.total as f64,
       mapped: m.mapped as f64,
+      codes: quantised.then_some(m.codes as f64),
+      originals: quantised.then_some(m.vectors as f64),
     }
+  }
+
+  /// Trains the quantiser on `sample` (row-major) off the JS thread, then encodes every vector
+  /// already added; later inserts and every search walk on codes.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn train(&self, sample: &[f32]) -> AsyncTask<HnswTrainTask> {
+    AsyncTask::new(HnswTrainTask {
+      inner: self.inner.clone(),
+      sample: sample.to_vec(),
+    })
+  }
+
+  /// {@link train} on the calling thread.
+  #[napi]
+  pub fn train_sync(&self, env: Env, sample: &[f32]) -> Result<()> {
+    let mut task = HnswTrainTask {
+      inner: self.inner.clone(),
+      sample: sample.to_vec(),
+    };
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// The quantisation set-up, or `undefined` for a plain index.
+  #[napi(getter)]
+  pub fn quantization(&self) -> Option<QuantizationInfo> {
+    let AnyHnsw::F32(i) = &*self.inner else {
+      return None;
+    };
+    let o = i.quant_options()?;
+    let q = i.quantizer();
+    Some(quant_info(o, q.is_some(), q.map(|q| q.code_len())))
   }
 
   /// Drops removed nodes for good off the JS thread; resolves the number of slots reclaimed.
@@ -592,6 +652,30 @@ impl Task for HnswAddTask {
       progress: tsfn.map(|_| &report as &(dyn Fn(usize, usize) + Sync)),
     };
     Ok(with_rows!(&*self.inner, &rows, |idx, r| idx.add_batch_with(&keys, r, opts)))
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {
+    output.map_err(|e| to_js(&env, e))
+  }
+}
+
+pub struct HnswTrainTask {
+  inner: Arc<AnyHnsw>,
+  sample: Vec<f32>,
+}
+
+impl Task for HnswTrainTask {
+  type Output = ferrovec_core::Result<()>;
+  type JsValue = ();
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    let sample = std::mem::take(&mut self.sample);
+    Ok(match &*self.inner {
+      AnyHnsw::F32(i) => i.train(&sample),
+      AnyHnsw::Bits(_) => Err(CoreError::InvalidArgument(
+        "train() is for quantised indexes; this index has no quantization option".into(),
+      )),
+    })
   }
 
   fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {

@@ -12,6 +12,8 @@
 //! 4. times the per-call overhead of `search` on a 1-node index (validation, locks, allocation).
 //!
 //! Run: `cargo run --release --manifest-path rust/Cargo.toml --bin hnsw -- BASE.f32 QUERIES.f32 DIM l2|cosine [N]`
+//! Quantised walks: add `--quant int8|binary|pq [--oversample X]` (trained automatically on the first
+//! 1,000 vectors; the rest are linked on codes; searches rescore `k × X` candidates when X > 1).
 //! Profile: `perf record -g rust/target/release/hnsw …` (release keeps debug info).
 
 use std::time::Instant;
@@ -136,7 +138,26 @@ fn main() {
   p.capacity = n;
   p.seed = 1;
   p.build_threads = threads;
+  let quant = args.iter().position(|a| a == "--quant").map(|i| args[i + 1].clone());
   let idx = HnswIndex::<f32>::new(p).unwrap();
+  let idx = match quant.as_deref() {
+    None => idx,
+    Some(kind) => {
+      use ferrovec_core::quant::{QuantOptions, QuantSpec};
+      let spec = match kind {
+        "int8" => QuantSpec::Int8 { quantile: QuantSpec::INT8_QUANTILE },
+        "binary" => QuantSpec::Binary { center: true },
+        "pq" => QuantSpec::Pq { m: dim / 4, iterations: QuantSpec::PQ_ITERATIONS, sample: QuantSpec::PQ_SAMPLE },
+        other => panic!("unknown --quant {other}"),
+      };
+      let mut o = QuantOptions::new(spec);
+      if let Some(i) = args.iter().position(|a| a == "--oversample") {
+        o.oversample = args[i + 1].parse().unwrap();
+      }
+      println!("quantised: {kind}, oversample {}", o.oversample);
+      idx.with_quantization(o).unwrap()
+    }
+  };
   let keys: Vec<u64> = (0..n as u64).collect();
   let t = Instant::now();
   let c0 = process_cpu_ns();
@@ -144,7 +165,7 @@ fn main() {
   let bt = t.elapsed().as_secs_f64();
   let bcpu = (process_cpu_ns() - c0) as f64 / 1e9;
   let mu = idx.memory_usage();
-  println!("build {bt:.2} s wall, {bcpu:.2} s CPU; memory/vector: vectors {} graph {:.1} keys {:.1}", mu.vectors / n, mu.graph as f64 / n as f64, mu.keys as f64 / n as f64);
+  println!("build {bt:.2} s wall, {bcpu:.2} s CPU; memory/vector: vectors {} codes {} graph {:.1} keys {:.1}", mu.vectors / n, mu.codes / n, mu.graph as f64 / n as f64, mu.keys as f64 / n as f64);
   if args.iter().any(|a| a == "--build-only") {
     return;
   }

@@ -7,7 +7,7 @@
 //! holds `top_lock` (as hnswlib does) so two new top nodes cannot race for the entry point.
 
 use super::graph::{Graph, MAX_LEVEL};
-use super::search::{Scorer, Space};
+use super::search::{Repr, Scorer};
 use super::visited::{Cand, Scratch};
 use super::{Entry, HnswIndex};
 use crate::error::Result;
@@ -57,10 +57,9 @@ impl SplitMix64 {
 impl<T: Element> HnswIndex<T> {
   /// Links `q` (already stored, with its level) into the graph. Also used to re-link an upserted
   /// node: its lists are replaced, and links other nodes hold to it stay (they still lead to it).
-  pub(crate) fn insert(&self, g: &Graph<T>, q: u32, s: &mut Scratch) {
-    let space = self.space;
+  pub(crate) fn insert<R: Repr>(&self, g: &Graph<T>, r: &R, q: u32, s: &mut Scratch) {
     let level = g.level(q);
-    let sq = Scorer::node(g, space, q);
+    let sq = Scorer::node(r, q);
 
     // The first node becomes the entry point; `top_lock` makes "first" well defined when several
     // workers start on an empty index.
@@ -109,15 +108,15 @@ impl<T: Element> HnswIndex<T> {
       found.clear();
       found.extend(s.results.drain());
       found.sort_unstable();
-      g.select_heuristic(space, &found, self.m, Some(lc), &mut chosen);
-      self.set_own_links(g, q, lc, &found, &mut chosen, &before[lc], s);
+      g.select_heuristic(r, &found, self.m, Some(lc), &mut chosen);
+      self.set_own_links(g, r, q, lc, &found, &mut chosen, &before[lc], s);
       let mut linked = false;
       for &n in &chosen {
-        linked |= self.add_link(g, n, q, lc, s);
+        linked |= self.add_link(g, r, n, q, lc, s);
       }
       if lc == 0 && !linked {
         if let Some(&nearest) = chosen.first() {
-          self.force_link(g, nearest, q, s);
+          self.force_link(g, r, nearest, q, s);
         }
       }
       if !found.is_empty() {
@@ -141,9 +140,10 @@ impl<T: Element> HnswIndex<T> {
   /// it (measured: a handful of unreachable nodes per few thousand in parallel builds before this).
   /// If the union exceeds the level's capacity it is pruned with the same heuristic.
   #[allow(clippy::too_many_arguments)]
-  fn set_own_links(
+  fn set_own_links<R: Repr>(
     &self,
     g: &Graph<T>,
+    r: &R,
     q: u32,
     level: usize,
     found: &[Cand],
@@ -169,7 +169,7 @@ impl<T: Element> HnswIndex<T> {
       g.set_neighbours_locked(q, level, chosen);
       return;
     }
-    let sq = Scorer::node(g, self.space, q);
+    let sq = Scorer::node(r, q);
     let mut cands: Vec<Cand> = chosen
       .iter()
       .map(|&id| {
@@ -182,7 +182,7 @@ impl<T: Element> HnswIndex<T> {
       .chain(extra.iter().map(|&id| Cand { d: sq.score(id), id }))
       .collect();
     cands.sort_unstable();
-    g.select_heuristic(self.space, &cands, cap, None, chosen);
+    g.select_heuristic(r, &cands, cap, None, chosen);
     g.set_neighbours_locked(q, level, chosen);
   }
 
@@ -194,7 +194,7 @@ impl<T: Element> HnswIndex<T> {
   /// kept, which can drop many links at once and orphan nodes whose last incoming link was one of
   /// them; topping up drops exactly one candidate, the farthest one the heuristic did not pick.
   /// Distances are computed under `n`'s lock only (a per-node lock, never a global one).
-  fn add_link(&self, g: &Graph<T>, n: u32, q: u32, level: usize, s: &mut Scratch) -> bool {
+  fn add_link<R: Repr>(&self, g: &Graph<T>, r: &R, n: u32, q: u32, level: usize, s: &mut Scratch) -> bool {
     let cap = g.cap_at(level);
     let _lock = g.locks[n as usize].lock();
     g.neighbours_locked(n, level, &mut s.buf);
@@ -206,7 +206,7 @@ impl<T: Element> HnswIndex<T> {
       g.set_neighbours_locked(n, level, &s.buf);
       return true;
     }
-    let sn = Scorer::node(g, self.space, n);
+    let sn = Scorer::node(r, n);
     let mut cands: Vec<Cand> = s
       .buf
       .iter()
@@ -215,7 +215,7 @@ impl<T: Element> HnswIndex<T> {
       .collect();
     cands.sort_unstable();
     let mut chosen = Vec::with_capacity(cap);
-    g.select_heuristic(self.space, &cands, cap, None, &mut chosen);
+    g.select_heuristic(r, &cands, cap, None, &mut chosen);
     for c in &cands {
       if chosen.len() >= cap {
         break;
@@ -231,7 +231,7 @@ impl<T: Element> HnswIndex<T> {
   /// Links `n → q` on level 0 even though `n`'s list is full, by replacing `n`'s farthest neighbour.
   /// Used when no neighbour of a freshly linked node kept the reverse link: without one incoming
   /// link the node could never be found.
-  fn force_link(&self, g: &Graph<T>, n: u32, q: u32, s: &mut Scratch) {
+  fn force_link<R: Repr>(&self, g: &Graph<T>, r: &R, n: u32, q: u32, s: &mut Scratch) {
     let _lock = g.locks[n as usize].lock();
     g.neighbours_locked(n, 0, &mut s.buf);
     if s.buf.contains(&q) {
@@ -240,7 +240,7 @@ impl<T: Element> HnswIndex<T> {
     if s.buf.len() < g.m0 {
       s.buf.push(q);
     } else {
-      let sn = Scorer::node(g, self.space, n);
+      let sn = Scorer::node(r, n);
       let far = s
         .buf
         .iter()
@@ -262,9 +262,9 @@ impl<T: Element> HnswIndex<T> {
 /// Lists without deleted neighbours are kept as they are (renumbered).
 ///
 /// Returns the new graph and the map old slot → new slot (`u32::MAX` for dropped slots).
-pub(crate) fn compact_graph<T: Element>(
+pub(crate) fn compact_graph<T: Element, R: Repr>(
   old: &Graph<T>,
-  space: Space<T>,
+  r: &R,
   threads_one: bool,
 ) -> Result<(Graph<T>, Vec<u32>)> {
   use rayon::prelude::*;
@@ -279,13 +279,13 @@ pub(crate) fn compact_graph<T: Element>(
   }
   // The old graph already holds more than this, so failing here means memory is nearly gone; the
   // error leaves the index as it was.
-  let mut new = Graph::new(old.row_len, old.m, live.len().max(16), old.cosine)?;
+  let mut new = Graph::new(old.row_len, old.m, 0, old.cosine)?;
+  new.code_len = old.code_len;
+  new.quantizer = old.quantizer.clone();
+  new.rows_kept = old.rows_kept;
+  new.reserve_slots(live.len().max(16))?;
   for &slot in &live {
-    new.push(
-      old.keys[slot as usize],
-      old.vector(slot),
-      old.levels[slot as usize],
-    );
+    new.push_copy(old, slot);
   }
 
   // Each node's new lists depend only on `old`, so the repair is parallel and still deterministic.
@@ -332,12 +332,12 @@ pub(crate) fn compact_graph<T: Element>(
         }
         ids.sort_unstable();
         ids.dedup();
-        let ss = Scorer::node(old, space, slot);
+        let ss = Scorer::node(r, slot);
         let mut cands: Vec<Cand> = ids.into_iter().map(|id| Cand { d: ss.score(id), id }).collect();
         cands.sort_unstable();
         list = Vec::new();
         let cap = old.cap_at(level);
-        old.select_heuristic(space, &cands, cap, None, &mut list);
+        old.select_heuristic(r, &cands, cap, None, &mut list);
         // Keep pruned connections (the paper's keepPrunedConnections): a repaired list has just lost
         // the routes its deleted neighbours provided, so it is topped up with the nearest remaining
         // candidates rather than left short.
@@ -386,9 +386,9 @@ const ORPHAN_PASSES: usize = 8;
 /// slot order so the result is deterministic) is linked from the nearest reachable node that can
 /// take it: one with a free slot, or else one that can give up a link to a neighbour with another
 /// incoming link from a reachable node. Passes repeat until none is left ([`ORPHAN_PASSES`]).
-pub(crate) fn connect_orphans<T: Element>(
+pub(crate) fn connect_orphans<T: Element, R: Repr>(
   g: &Graph<T>,
-  space: Space<T>,
+  r: &R,
   entry: u32,
   ef: usize,
   s: &mut Scratch,
@@ -437,7 +437,7 @@ pub(crate) fn connect_orphans<T: Element>(
       if !orphan(u, &reach) {
         continue;
       }
-      let su = Scorer::node(g, space, u);
+      let su = Scorer::node(r, u);
       let start = Cand {
         d: su.score(entry),
         id: entry,
@@ -455,7 +455,7 @@ pub(crate) fn connect_orphans<T: Element>(
           buf.push(u);
           g.set_neighbours_locked(v, 0, &buf);
         } else {
-          let sv = Scorer::node(g, space, v);
+          let sv = Scorer::node(r, v);
           let victim = buf
             .iter()
             .enumerate()

@@ -16,6 +16,17 @@
 //!  │ "VECS" │ n × row_len × elem           │ rows, row-major (removed rows too: they still route)  │
 //!  └────────┴──────────────────────────────┴───────────────────────────────────────────────────────┘
 //!  element 1 = f32 (row_len = dim), 2 = packed bits (row_len = dim / 8 bytes, metric "hamming")
+//!
+//!  quantised indexes add the flat file's three sections (same layout and codec, `flat_file.rs`),
+//!  all REQUIRED, so a reader that does not know quantised HNSW refuses the file instead of
+//!  ignoring the codes:
+//!  ┌────────┬──────────────────────────────┬───────────────────────────────────────────────────────┐
+//!  │ "QOPT" │ 48 bytes                     │ quantisation options and the trained flag             │
+//!  │ "QPRM" │ quantiser parameters         │ trained only; see `quant::AnyQuantizer`               │
+//!  │ "QCOD" │ n × code_len                 │ trained only; one code per slot (removed slots too)   │
+//!  └────────┴──────────────────────────────┴───────────────────────────────────────────────────────┘
+//!  VECS then holds the originals, or nothing (0 bytes) once training dropped them
+//!  (keepOriginals false). Unquantised files are unchanged: they have none of these sections.
 //! ```
 //!
 //! The lists mirror the in-memory layout of `graph.rs` (fixed stride on level 0, per-level blocks
@@ -68,7 +79,10 @@ use super::visited::ScratchPool;
 use super::{check_ef, Entry, HnswIndex, MAX_M};
 use crate::error::{Context, Error, Result};
 use crate::flat::check_params;
-use crate::flat_file::LoadOptions;
+use crate::flat_file::{
+  decode_quant_sections, encode_quant_options, LoadOptions, QuantSections, QUANT_CODES, QUANT_OPTIONS,
+  QUANT_PARAMS,
+};
 use crate::format::codec::{out_of_memory, LeCodec, LeReader};
 use crate::format::{self, kind, map_file, read_file, Container, FileBytes, FileElement, Tag, Writer};
 use crate::keys::MAX_KEY;
@@ -89,7 +103,18 @@ pub const LINKS_UP: Tag = Tag(*b"LNKU");
 /// Rows, row-major.
 pub const VECTORS: Tag = Tag(*b"VECS");
 
-const SECTIONS: [Tag; 7] = [PARAMS, KEYS, TOMBSTONES, LEVELS, LINKS0, LINKS_UP, VECTORS];
+const SECTIONS: [Tag; 10] = [
+  PARAMS,
+  KEYS,
+  TOMBSTONES,
+  LEVELS,
+  LINKS0,
+  LINKS_UP,
+  VECTORS,
+  QUANT_OPTIONS,
+  QUANT_PARAMS,
+  QUANT_CODES,
+];
 const PARAMS_LEN: usize = 80;
 const NO_ENTRY: u64 = u64::MAX;
 
@@ -213,6 +238,14 @@ impl<T: FileElement> HnswIndex<T> {
       .section(LINKS0, u32::encode_le(&l0).into_owned())
       .section(LINKS_UP, u32::encode_le(&lu).into_owned())
       .section(VECTORS, T::encode_le(rows));
+    if let Some(o) = &self.quant {
+      w.section(QUANT_OPTIONS, encode_quant_options(o, g.quantizer.is_some()));
+      if let Some(q) = &g.quantizer {
+        let codes = g.codes.get(..n * g.code_len).unwrap_or_default();
+        w.section(QUANT_PARAMS, q.params_bytes())
+          .section(QUANT_CODES, codes);
+      }
+    }
     f(&w)
   }
 
@@ -678,8 +711,52 @@ fn check_rows<T: FileElement>(rows: &[T], row_len: usize) -> Result<()> {
   Ok(())
 }
 
-fn vectors_raw<'a, B: AsRef<[u8]>, T: FileElement>(c: &'a Container<B>, p: &Params) -> Result<&'a [u8]> {
+/// The quantised sections, when the file has them (`None` for an unquantised index).
+fn read_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<Option<QuantSections>> {
+  if c.section(QUANT_OPTIONS).is_none() {
+    if c.section(QUANT_PARAMS).is_some() || c.section(QUANT_CODES).is_some() {
+      return Err(corrupt_in(
+        QUANT_OPTIONS,
+        "presence",
+        format!("missing, but the file has {QUANT_PARAMS} or {QUANT_CODES}"),
+      ));
+    }
+    return Ok(None);
+  }
+  if p.element != <f32 as FileElement>::CODE {
+    return Err(corrupt_in(
+      PARAMS,
+      "element",
+      "a quantised index stores f32 vectors, but the element code differs",
+    ));
+  }
+  decode_quant_sections(c, p.dim, p.metric, p.count).map(Some)
+}
+
+/// Whether a quantised file's VECS is empty by design (trained with keepOriginals false).
+fn rows_dropped(quant: Option<&QuantSections>) -> bool {
+  quant.is_some_and(|q| q.quantizer.is_some() && !q.options.keep_originals)
+}
+
+fn vectors_raw<'a, B: AsRef<[u8]>, T: FileElement>(
+  c: &'a Container<B>,
+  p: &Params,
+  dropped: bool,
+) -> Result<&'a [u8]> {
   let raw = c.require(VECTORS)?;
+  if dropped {
+    if !raw.is_empty() {
+      return Err(corrupt_in(
+        VECTORS,
+        "length",
+        format!(
+          "{} bytes, but {QUANT_OPTIONS} says the originals were dropped (0 bytes)",
+          raw.len()
+        ),
+      ));
+    }
+    return Ok(raw);
+  }
   let elem = std::mem::size_of::<T>();
   expect_len(
     VECTORS,
@@ -692,11 +769,12 @@ fn vectors_raw<'a, B: AsRef<[u8]>, T: FileElement>(c: &'a Container<B>, p: &Para
 
 /// Builds an owned index from any validated container.
 fn decode<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<HnswIndex<T>> {
-  let raw = vectors_raw::<B, T>(c, p)?;
+  let quant = read_quant(c, p)?;
+  let raw = vectors_raw::<B, T>(c, p, rows_dropped(quant.as_ref()))?;
   let parts = parse_graph(c, p)?;
   let rows = T::decode_le(raw)?;
   check_rows(&rows, p.row_len)?;
-  assemble(p, parts, Vectors::Owned(rows), false)
+  assemble(p, parts, Vectors::Owned(rows), quant, false)
 }
 
 /// Builds the index from a file's container, keeping a mapping as the vector store when asked.
@@ -704,7 +782,9 @@ fn finish<T: FileElement>(c: Container<FileBytes>, p: &Params, read_only: bool) 
   if !read_only {
     return decode(&c, p);
   }
-  let raw = vectors_raw::<_, T>(&c, p)?;
+  let quant = read_quant(&c, p)?;
+  let dropped = rows_dropped(quant.as_ref());
+  let raw = vectors_raw::<_, T>(&c, p, dropped)?;
   let parts = parse_graph(&c, p)?;
   check_rows(&T::view_le(raw)?, p.row_len)?;
   let offset = c
@@ -713,7 +793,7 @@ fn finish<T: FileElement>(c: Container<FileBytes>, p: &Params, read_only: bool) 
     .find(|e| e.id == VECTORS)
     .and_then(|e| usize::try_from(e.offset).ok())
     .unwrap_or(0);
-  let len = p.count * p.row_len;
+  let len = if dropped { 0 } else { p.count * p.row_len };
   let vectors = match c.into_bytes() {
     FileBytes::Mapped(map) => match MappedRows::new(map, offset, len) {
       Ok(rows) => Vectors::Mapped(rows),
@@ -728,18 +808,20 @@ fn finish<T: FileElement>(c: Container<FileBytes>, p: &Params, read_only: bool) 
       )?)
     }
   };
-  assemble(p, parts, vectors, true)
+  assemble(p, parts, vectors, quant, true)
 }
 
 fn assemble<T: FileElement>(
   p: &Params,
   parts: Parts,
   vectors: Vectors<T>,
+  quant: Option<QuantSections>,
   read_only: bool,
 ) -> Result<HnswIndex<T>> {
+  let dropped = rows_dropped(quant.as_ref());
   let tomb = parts.tomb;
   let deleted = (0..p.count).map(|s| tomb.get(s / 64).is_some_and(|w| w & (1 << (s % 64)) != 0));
-  let graph = Graph::from_parts(
+  let mut graph = Graph::from_parts(
     p.row_len,
     p.m,
     vectors,
@@ -750,6 +832,13 @@ fn assemble<T: FileElement>(
     &parts.links_up,
     p.metric == crate::metric::Metric::Cosine,
   )?;
+  let quant = quant.map(|qs| {
+    graph.rows_kept = !dropped;
+    graph.code_len = qs.quantizer.as_ref().map_or(0, |q| q.code_len());
+    graph.quantizer = qs.quantizer;
+    graph.codes = qs.codes;
+    qs.options
+  });
   debug_assert!(graph
     .upper
     .iter()
@@ -776,5 +865,6 @@ fn assemble<T: FileElement>(
     writer: Mutex::new(SplitMix64::new(p.rng_state)),
     pool: ScratchPool::new(),
     read_only,
+    quant,
   })
 }

@@ -51,6 +51,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::metric::Element;
+use crate::quant::AnyQuantizer;
 
 /// Most bytes of a row [`Graph::prefetch_vector`] asks for. Measured on the walk's access pattern
 /// (`bench/rust`, ANALYSIS.md): prefetching whole rows pays up to ~1 KB; past that the hardware
@@ -59,7 +60,7 @@ pub(crate) const PREFETCH_BYTES: usize = 1024;
 
 /// Prefetches `bytes` from `p` into all cache levels, one request per 64-byte line.
 #[inline]
-fn prefetch(p: *const i8, bytes: usize) {
+pub(crate) fn prefetch(p: *const i8, bytes: usize) {
   #[cfg(target_arch = "x86_64")]
   {
     use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -106,6 +107,15 @@ pub(crate) struct Graph<T: Element> {
   pub cosine: bool,
   /// `1/‖row‖` per slot (0 for a zero row) when `cosine`, else empty.
   pub inv_norms: Vec<f32>,
+  /// Quantised indexes, once trained: the quantiser, and `code_len` bytes of code per slot (removed
+  /// slots too: they still route). Kept with the rows under the same lock, so a walk always sees a
+  /// quantiser and codes that belong together.
+  pub quantizer: Option<AnyQuantizer>,
+  pub code_len: usize,
+  pub codes: Vec<u8>,
+  /// Whether `vectors` holds the rows. `false` once a quantised index with `keepOriginals: false`
+  /// has trained: `vectors` is then empty and only the codes remain.
+  pub rows_kept: bool,
 }
 
 impl<T: Element> Graph<T> {
@@ -127,6 +137,10 @@ impl<T: Element> Graph<T> {
       locks: Vec::new(),
       cosine,
       inv_norms: Vec::new(),
+      quantizer: None,
+      code_len: 0,
+      codes: Vec::new(),
+      rows_kept: true,
     };
     g.reserve_slots(cap)?;
     Ok(g)
@@ -149,12 +163,19 @@ impl<T: Element> Graph<T> {
       .checked_mul(1 + self.m0)
       .ok_or_else(|| oom("neighbour lists"))?;
     let vector_elems = extra.checked_mul(self.row_len).ok_or_else(|| oom("vectors"))?;
+    if self.rows_kept {
+      self
+        .vectors
+        .owned_mut()
+        .map_err(|_| oom("vectors"))?
+        .try_reserve_exact(vector_elems)
+        .map_err(|_| oom("vectors"))?;
+    }
+    let code_bytes = extra.checked_mul(self.code_len).ok_or_else(|| oom("codes"))?;
     self
-      .vectors
-      .owned_mut()
-      .map_err(|_| oom("vectors"))?
-      .try_reserve_exact(vector_elems)
-      .map_err(|_| oom("vectors"))?;
+      .codes
+      .try_reserve_exact(code_bytes)
+      .map_err(|_| oom("codes"))?;
     self.keys.try_reserve_exact(extra).map_err(|_| oom("keys"))?;
     self.levels.try_reserve_exact(extra).map_err(|_| oom("levels"))?;
     if self.cosine {
@@ -208,17 +229,46 @@ impl<T: Element> Graph<T> {
     Ok(())
   }
 
-  /// Appends a node (its lists empty) and returns its slot. The caller has reserved room.
-  pub fn push(&mut self, key: u64, row: &[T], level: u8) -> u32 {
+  /// Appends a node (its lists empty) and returns its slot. The caller has reserved room. `code`:
+  /// the row's code, once the index's quantiser is trained (`code_len` bytes).
+  pub fn push(&mut self, key: u64, row: &[T], level: u8, code: Option<&[u8]>) -> u32 {
+    let inv = self.cosine.then(|| T::inv_norm(row));
+    self.push_parts(key, Some(row), inv, code, level)
+  }
+
+  /// Appends node `slot` of `old` (a graph with the same set-up), its lists empty.
+  pub fn push_copy(&mut self, old: &Graph<T>, slot: u32) -> u32 {
+    let s = slot as usize;
+    let row = old.rows_kept.then(|| old.vector(slot));
+    let inv = self.cosine.then(|| old.inv_norm(slot));
+    let code = (old.code_len > 0).then(|| &old.codes[s * old.code_len..(s + 1) * old.code_len]);
+    self.push_parts(old.keys[s], row, inv, code, old.levels[s])
+  }
+
+  fn push_parts(
+    &mut self,
+    key: u64,
+    row: Option<&[T]>,
+    inv: Option<f32>,
+    code: Option<&[u8]>,
+    level: u8,
+  ) -> u32 {
     if self.len == self.cap {
       // Callers reserve first; this only keeps the invariant if one ever does not (and an
       // allocation failure here is the same abort any Vec::push would give).
       let _ = self.reserve_slots((self.cap * 2).max(16));
     }
     let slot = self.len as u32;
-    self.vectors.extend_from_slice(row);
-    if self.cosine {
-      self.inv_norms.push(T::inv_norm(row));
+    if self.rows_kept {
+      if let Some(row) = row {
+        self.vectors.extend_from_slice(row);
+      }
+    }
+    if let Some(inv) = inv {
+      self.inv_norms.push(inv);
+    }
+    if let Some(code) = code {
+      self.codes.extend_from_slice(code);
     }
     self.keys.push(key);
     self.levels.push(level);
@@ -235,6 +285,51 @@ impl<T: Element> Graph<T> {
     slot
   }
 
+  /// Installs a trained quantiser: encodes every stored row (removed ones too) and, when
+  /// `keep_rows` is false, drops the rows. The caller holds the write lock.
+  pub fn install_quantizer(&mut self, q: AnyQuantizer, keep_rows: bool) -> Result<()> {
+    let cl = q.code_len();
+    let rows = T::as_f32(self.vectors.as_slice()).unwrap_or_default();
+    let n = self.len;
+    let dim = self.row_len;
+    let codes = q.encode_rows(rows.get(..n * dim).unwrap_or_default(), dim);
+    let mut held = Vec::new();
+    held
+      .try_reserve_exact(self.cap.max(n) * cl)
+      .map_err(|_| Error::invalid_argument("not enough memory for the codes"))?;
+    held.extend_from_slice(&codes);
+    self.codes = held;
+    self.code_len = cl;
+    self.quantizer = Some(q);
+    if !keep_rows {
+      self.vectors = Vectors::Owned(Vec::new());
+      self.rows_kept = false;
+    }
+    Ok(())
+  }
+
+  /// Overwrites the code of an existing slot (upsert; caller holds the write lock).
+  pub fn set_code(&mut self, slot: u32, code: &[u8]) {
+    let s = slot as usize * self.code_len;
+    if let Some(c) = self.codes.get_mut(s..s + self.code_len) {
+      c.copy_from_slice(code);
+    }
+  }
+
+  /// The stored row of `slot`: the original when kept, else the code's reconstruction (f32
+  /// indexes), else `None`.
+  pub fn row(&self, slot: u32) -> Option<Vec<T>> {
+    if self.rows_kept {
+      return Some(self.vector(slot).to_vec());
+    }
+    let q = self.quantizer.as_ref()?;
+    let s = slot as usize * self.code_len;
+    let code = self.codes.get(s..s + self.code_len)?;
+    let mut out = vec![0f32; self.row_len];
+    crate::with_quantizer!(q, |q| crate::quant::Quantizer::decode(q, code, &mut out));
+    T::from_f32(out)
+  }
+
   #[inline]
   pub fn vector(&self, slot: u32) -> &[T] {
     let s = slot as usize * self.row_len;
@@ -244,8 +339,10 @@ impl<T: Element> Graph<T> {
   /// Overwrites the vector of an existing slot (upsert; caller holds the write lock).
   pub fn set_vector(&mut self, slot: u32, row: &[T]) {
     let s = slot as usize * self.row_len;
-    if let Ok(v) = self.vectors.owned_mut() {
-      v[s..s + self.row_len].copy_from_slice(row);
+    if self.rows_kept {
+      if let Ok(v) = self.vectors.owned_mut() {
+        v[s..s + self.row_len].copy_from_slice(row);
+      }
     }
     if let Some(n) = self.inv_norms.get_mut(slot as usize) {
       *n = T::inv_norm(row);
@@ -454,6 +551,10 @@ impl<T: Element> Graph<T> {
       locks,
       cosine,
       inv_norms,
+      quantizer: None,
+      code_len: 0,
+      codes: Vec::new(),
+      rows_kept: true,
     })
   }
 

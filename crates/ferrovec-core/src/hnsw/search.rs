@@ -5,7 +5,9 @@ use std::cmp::Reverse;
 
 use super::graph::Graph;
 use super::visited::{Cand, Scratch};
-use crate::metric::{cosine_from_dot, Element, Finish, Metric, RawKernel};
+use crate::metric::{cosine_from_dot, Element, Finish, Kernel, Metric, RawKernel};
+use crate::quant::Quantizer;
+use crate::topk::{Neighbor, TopK};
 use crate::Result;
 
 /// How an index scores pairs: resolved once per index from the metric.
@@ -36,55 +38,324 @@ impl<T: Element> Space<T> {
   }
 }
 
-/// A query prepared for scoring against the nodes of one graph: every distance the walks, the
-/// heuristic and exact fallback compute goes through [`Scorer::score`]. This is the seam where
-/// another representation (quantised codes, a different kernel) plugs in.
-///
-/// Cosine is scored as one dot product times the two inverse norms (the query's computed here once,
-/// the node's stored at insert), not simsimd's `cos`, which computes three products per pair.
-pub(crate) struct Scorer<'a, T: Element> {
-  g: &'a Graph<T>,
-  space: Space<T>,
-  q: &'a [T],
-  q_inv: f32,
+/// What the walks score on: a representation of every node (the stored rows, or quantised codes)
+/// and how a query is prepared against it. Resolved once per search or batch (never per pair), so
+/// each walk is compiled once per representation and the f32 path is the same code it always was.
+pub(crate) trait Repr: Sync {
+  /// The element type of queries (the index's row type).
+  type Elem: Element;
+  /// A query prepared for scoring (a borrowed row plus its norm, a quantised copy, a lookup table…).
+  type Query<'a>
+  where
+    Self: 'a;
+
+  /// Prepares an external query (a validated row).
+  fn prepare<'a>(&'a self, q: &'a [Self::Elem]) -> Self::Query<'a>;
+
+  /// Prepares node `slot` as a query against the other nodes (insert, the heuristic, compaction).
+  fn prepare_node(&self, slot: u32) -> Self::Query<'_>;
+
+  /// The distance (or code score: smaller is closer) from a prepared query to node `slot`.
+  fn score(&self, q: &Self::Query<'_>, slot: u32) -> f32;
+
+  /// Starts loading what [`Repr::score`] will read for `slot`.
+  fn prefetch(&self, slot: u32);
+
+  /// Whether three nodes at exactly score `d` from each other are copies (see [`Space::copies_at`]).
+  fn copies_at(&self, d: f32) -> bool;
+
+  /// A search's results from the walk's `found` candidates (slots with their scores): the nearest
+  /// `k` by key. `query` is the raw query, for representations that rescore exactly.
+  fn results(
+    &self,
+    query: &[Self::Elem],
+    found: &mut dyn Iterator<Item = Cand>,
+    keys: &[u64],
+    k: usize,
+  ) -> Vec<Neighbor>;
+
+  /// [`Repr::results`] for candidates already ranked by key (exact fallback): `found` holds at most
+  /// [`Repr::candidates`] `(key, score)` pairs, nearest first; `slot_of` finds a key's slot.
+  fn results_keyed(
+    &self,
+    query: &[Self::Elem],
+    found: Vec<Neighbor>,
+    slot_of: &dyn Fn(u64) -> Option<u32>,
+    k: usize,
+  ) -> Vec<Neighbor>;
+
+  /// How many walk candidates [`Repr::results`] wants for `k` results (the beam is widened to hold
+  /// them).
+  fn candidates(&self, k: usize) -> usize {
+    k
+  }
 }
 
-impl<'a, T: Element> Scorer<'a, T> {
-  /// Scores `q` (a row of `g.row_len` elements, validated by the caller) against `g`'s nodes.
-  pub fn query(g: &'a Graph<T>, space: Space<T>, q: &'a [T]) -> Self {
-    let q_inv = if space.finish == Finish::Cosine {
+/// The stored rows themselves, scored with the metric's kernel: the unquantised representation.
+pub(crate) struct Exact<'g, T: Element> {
+  g: &'g Graph<T>,
+  space: Space<T>,
+}
+
+impl<'g, T: Element> Exact<'g, T> {
+  pub fn new(g: &'g Graph<T>, space: Space<T>) -> Self {
+    Exact { g, space }
+  }
+}
+
+impl<T: Element> Repr for Exact<'_, T> {
+  type Elem = T;
+  /// The row and (cosine) its inverse norm.
+  type Query<'a>
+    = (&'a [T], f32)
+  where
+    Self: 'a;
+
+  /// Cosine is scored as one dot product times the two inverse norms (the query's computed here
+  /// once, the node's stored at insert), not simsimd's `cos`, which computes three products per pair.
+  #[inline]
+  fn prepare<'a>(&'a self, q: &'a [T]) -> (&'a [T], f32) {
+    let q_inv = if self.space.finish == Finish::Cosine {
       T::inv_norm(q)
     } else {
       0.0
     };
-    Scorer { g, space, q, q_inv }
+    (q, q_inv)
   }
 
-  /// Scores node `slot` of `g` against the other nodes (its norm is already stored).
-  pub fn node(g: &'a Graph<T>, space: Space<T>, slot: u32) -> Self {
+  #[inline]
+  fn prepare_node(&self, slot: u32) -> (&[T], f32) {
+    (self.g.vector(slot), self.g.inv_norm(slot))
+  }
+
+  #[inline]
+  fn score(&self, q: &(&[T], f32), slot: u32) -> f32 {
+    let r = (self.space.raw)(q.0, self.g.vector(slot));
+    match self.space.finish {
+      Finish::Raw => r as f32,
+      Finish::OneMinus => (1.0 - r) as f32,
+      Finish::Cosine => cosine_from_dot(r, q.1, self.g.inv_norm(slot)),
+    }
+  }
+
+  #[inline]
+  fn prefetch(&self, slot: u32) {
+    self.g.prefetch_vector(slot);
+  }
+
+  #[inline]
+  fn copies_at(&self, d: f32) -> bool {
+    self.space.copies_at(d)
+  }
+
+  fn results(
+    &self,
+    _query: &[T],
+    found: &mut dyn Iterator<Item = Cand>,
+    keys: &[u64],
+    k: usize,
+  ) -> Vec<Neighbor> {
+    let mut top = TopK::new(k);
+    for c in found {
+      top.push(keys[c.id as usize], c.d);
+    }
+    top.into_sorted()
+  }
+
+  fn results_keyed(
+    &self,
+    _q: &[T],
+    mut found: Vec<Neighbor>,
+    _slot_of: &dyn Fn(u64) -> Option<u32>,
+    k: usize,
+  ) -> Vec<Neighbor> {
+    found.truncate(k);
+    found
+  }
+}
+
+/// Quantised codes stored per slot beside the graph (`Graph::codes`), scored with the quantiser;
+/// results are rescored exactly from the originals when the options ask for it and they are kept.
+pub(crate) struct Coded<'g, T: Element, Q: Quantizer> {
+  q: &'g Q,
+  codes: &'g [u8],
+  cl: usize,
+  dim: usize,
+  /// The originals, when kept (for rescoring and for preparing nodes without decoding).
+  rows: Option<&'g [f32]>,
+  /// Code scores are integers (binary Hamming): only 0 marks copies.
+  integer_scores: bool,
+  /// Exact rescoring: the f32 kernel and how many candidates per result; `None`: code distances.
+  rescore: Option<(Kernel<f32>, f32)>,
+  _t: std::marker::PhantomData<T>,
+}
+
+impl<'g, T: Element, Q: Quantizer> Coded<'g, T, Q> {
+  /// `oversample`: the options' rescoring factor (ignored without originals).
+  pub fn new(q: &'g Q, g: &'g Graph<T>, integer_scores: bool, rescore: Option<(Kernel<f32>, f32)>) -> Self {
+    let rows = if g.rows_kept {
+      T::as_f32(g.vectors.as_slice())
+    } else {
+      None
+    };
+    Coded {
+      q,
+      codes: &g.codes,
+      cl: q.code_len(),
+      dim: q.dim(),
+      rescore: rescore.filter(|_| rows.is_some()),
+      rows,
+      integer_scores,
+      _t: std::marker::PhantomData,
+    }
+  }
+
+  #[inline]
+  fn code(&self, slot: u32) -> &[u8] {
+    let s = slot as usize * self.cl;
+    &self.codes[s..s + self.cl]
+  }
+}
+
+impl<T: Element, Q: Quantizer> Repr for Coded<'_, T, Q> {
+  type Elem = T;
+  type Query<'a>
+    = Q::Query
+  where
+    Self: 'a;
+
+  fn prepare<'a>(&'a self, q: &'a [T]) -> Q::Query {
+    // Only f32 indexes are ever quantised (`QuantSpec::check`); the zero row is unreachable.
+    match T::as_f32(q) {
+      Some(x) => self.q.prepare(x),
+      None => self.q.prepare(&vec![0.0; self.dim]),
+    }
+  }
+
+  fn prepare_node(&self, slot: u32) -> Q::Query {
+    match self.rows {
+      Some(rows) => {
+        let s = slot as usize * self.dim;
+        self.q.prepare(&rows[s..s + self.dim])
+      }
+      None => {
+        // Originals dropped: the node's code stands for it.
+        let mut v = vec![0.0; self.dim];
+        self.q.decode(self.code(slot), &mut v);
+        self.q.prepare(&v)
+      }
+    }
+  }
+
+  #[inline]
+  fn score(&self, q: &Q::Query, slot: u32) -> f32 {
+    self.q.score(q, self.code(slot))
+  }
+
+  #[inline]
+  fn prefetch(&self, slot: u32) {
+    if let Some(code) = self.codes.get(slot as usize * self.cl..) {
+      super::graph::prefetch(code.as_ptr().cast(), self.cl.min(super::graph::PREFETCH_BYTES));
+    }
+  }
+
+  #[inline]
+  fn copies_at(&self, d: f32) -> bool {
+    !self.integer_scores || d == 0.0
+  }
+
+  fn candidates(&self, k: usize) -> usize {
+    match self.rescore {
+      Some((_, oversample)) => crate::quant::candidates_for(k, oversample),
+      None => k,
+    }
+  }
+
+  fn results(
+    &self,
+    query: &[T],
+    found: &mut dyn Iterator<Item = Cand>,
+    keys: &[u64],
+    k: usize,
+  ) -> Vec<Neighbor> {
+    let kc = self.candidates(k);
+    let mut top = TopK::new(kc);
+    for c in found {
+      // Slots as keys, so rescoring finds the originals without a map lookup.
+      top.push(u64::from(c.id), c.d);
+    }
+    let found = top.into_sorted();
+    let slot_key = |nb: &Neighbor| keys[nb.key as usize];
+    match (self.rescore, self.rows, T::as_f32(query)) {
+      (Some((kernel, _)), Some(rows), Some(query)) => crate::quant::rescore(
+        kernel,
+        query,
+        found.iter().map(|nb| {
+          let s = nb.key as usize * self.dim;
+          (slot_key(nb), &rows[s..s + self.dim])
+        }),
+        k,
+      ),
+      _ => crate::quant::code_results(self.q, found.iter().map(|nb| (slot_key(nb), nb.distance)), k),
+    }
+  }
+
+  fn results_keyed(
+    &self,
+    query: &[T],
+    found: Vec<Neighbor>,
+    slot_of: &dyn Fn(u64) -> Option<u32>,
+    k: usize,
+  ) -> Vec<Neighbor> {
+    match (self.rescore, self.rows, T::as_f32(query)) {
+      (Some((kernel, _)), Some(rows), Some(query)) => crate::quant::rescore(
+        kernel,
+        query,
+        found.iter().filter_map(|nb| {
+          let s = slot_of(nb.key)? as usize * self.dim;
+          Some((nb.key, &rows[s..s + self.dim]))
+        }),
+        k,
+      ),
+      _ => crate::quant::code_results(self.q, found.iter().map(|nb| (nb.key, nb.distance)), k),
+    }
+  }
+}
+
+/// A query prepared for scoring against the nodes of one graph: every distance the walks, the
+/// heuristic and exact fallback compute goes through [`Scorer::score`], which asks the
+/// representation ([`Repr`]: rows or quantised codes).
+pub(crate) struct Scorer<'a, R: Repr + 'a> {
+  r: &'a R,
+  q: R::Query<'a>,
+}
+
+impl<'a, R: Repr + 'a> Scorer<'a, R> {
+  /// Scores `q` (a row of `row_len` elements, validated by the caller) against the nodes.
+  #[inline]
+  pub fn query(r: &'a R, q: &'a [R::Elem]) -> Self {
+    Scorer { r, q: r.prepare(q) }
+  }
+
+  /// Scores node `slot` against the other nodes.
+  #[inline]
+  pub fn node(r: &'a R, slot: u32) -> Self {
     Scorer {
-      g,
-      space,
-      q: g.vector(slot),
-      q_inv: g.inv_norm(slot),
+      r,
+      q: r.prepare_node(slot),
     }
   }
 
   /// The distance from the query to node `slot`.
   #[inline]
   pub fn score(&self, slot: u32) -> f32 {
-    let r = (self.space.raw)(self.q, self.g.vector(slot));
-    match self.space.finish {
-      Finish::Raw => r as f32,
-      Finish::OneMinus => (1.0 - r) as f32,
-      Finish::Cosine => cosine_from_dot(r, self.q_inv, self.g.inv_norm(slot)),
-    }
+    self.r.score(&self.q, slot)
   }
 
   /// Starts loading what [`Scorer::score`] will read for `slot`.
   #[inline]
   pub fn prefetch(&self, slot: u32) {
-    self.g.prefetch_vector(slot);
+    self.r.prefetch(slot);
   }
 
   /// Scores `slots` in order, handing each `(slot, distance)` to `each`, with the rows
@@ -111,7 +382,13 @@ const PREFETCH_AHEAD: usize = 2;
 impl<T: Element> Graph<T> {
   /// Greedy descent on one upper level (the paper's SEARCH-LAYER with ef = 1): moves to the closest
   /// neighbour until no neighbour is closer. Returns the local minimum.
-  pub(crate) fn greedy(&self, sc: &Scorer<'_, T>, start: Cand, level: usize, s: &mut Scratch) -> Cand {
+  pub(crate) fn greedy<R: Repr>(
+    &self,
+    sc: &Scorer<'_, R>,
+    start: Cand,
+    level: usize,
+    s: &mut Scratch,
+  ) -> Cand {
     let mut cur = start;
     loop {
       let mut changed = false;
@@ -142,9 +419,9 @@ impl<T: Element> Graph<T> {
   /// selective filter it goes on until it has found `ef` accepted nodes or run out of graph.
   // The walk needs all of these and they differ per call; bundling them would only rename them.
   #[allow(clippy::too_many_arguments)]
-  pub(crate) fn search_layer(
+  pub(crate) fn search_layer<R: Repr>(
     &self,
-    sc: &Scorer<'_, T>,
+    sc: &Scorer<'_, R>,
     entries: &[Cand],
     ef: usize,
     level: usize,
@@ -223,9 +500,9 @@ impl<T: Element> Graph<T> {
   /// of a group of duplicates is the one with the shortest list there (ties: the first in `sorted`),
   /// so its reverse link lands without pruning and a large group is linked as a chain instead of
   /// every newcomer competing for the slots of the group's first member.
-  pub(crate) fn select_heuristic(
+  pub(crate) fn select_heuristic<R: Repr>(
     &self,
-    space: Space<T>,
+    r: &R,
     sorted: &[Cand],
     m: usize,
     room: Option<usize>,
@@ -242,13 +519,13 @@ impl<T: Element> Graph<T> {
       if kept.len() >= m {
         break;
       }
-      let sc = Scorer::node(self, space, c.id);
+      let sc = Scorer::node(r, c.id);
       // The first kept neighbour that covers `c`, and whether it is an exact-tie copy of `c`.
       let cover = kept.iter().enumerate().find_map(|(i, k)| {
         let between = sc.score(k.id);
         if between < c.d {
           Some((i, false))
-        } else if between == c.d && k.d == c.d && space.copies_at(c.d) {
+        } else if between == c.d && k.d == c.d && r.copies_at(c.d) {
           Some((i, true))
         } else {
           None

@@ -81,7 +81,7 @@ impl QuantOptions {
     }
   }
 
-  fn check(&self, dim: usize, metric: Metric) -> Result<()> {
+  pub(crate) fn check(&self, dim: usize, metric: Metric) -> Result<()> {
     self.spec.check(dim, metric)?;
     if !(self.oversample.is_finite() && self.oversample > 0.0 && self.oversample <= 10_000.0) {
       return Err(Error::invalid_argument(format!(
@@ -101,7 +101,8 @@ impl QuantOptions {
     Ok(())
   }
 
-  fn rescores(&self) -> bool {
+  /// Whether searches rescore candidates with the originals.
+  pub(crate) fn rescores(&self) -> bool {
     self.keep_originals && self.oversample > 1.0
   }
 }
@@ -430,7 +431,7 @@ impl QuantizedFlatIndex {
   /// Candidates the scan keeps for `k` results: `⌈k × oversample⌉` when rescoring, else `k`.
   pub fn candidates_for(&self, k: usize) -> usize {
     if self.options.rescores() {
-      ((k as f64 * f64::from(self.options.oversample)).ceil() as usize).max(k)
+      super::candidates_for(k, self.options.oversample)
     } else {
       k
     }
@@ -599,29 +600,24 @@ impl QuantizedFlatIndex {
     found: Vec<Neighbor>,
     k: usize,
   ) -> Vec<Neighbor> {
-    if self.options.rescores() && self.has_originals() {
-      self.rescore(query, &found, k)
-    } else {
-      // Back from slots to keys, re-ranked so ties break by key as in every other search.
-      let mut top = TopK::new(k);
-      for nb in found {
-        top.push(self.keys[nb.key as usize], q.to_distance(nb.distance));
-      }
-      top.into_sorted()
-    }
-  }
-
-  /// Exact distances for the candidate slots, nearest `k` first (ties by key, like every search).
-  fn rescore(&self, query: &[f32], found: &[Neighbor], k: usize) -> Vec<Neighbor> {
     let d = self.dim;
-    let mut top = TopK::new(k);
-    for nb in found {
-      let s = nb.key as usize;
-      top.push(
-        self.keys[s],
-        (self.kernel)(query, &self.originals[s * d..(s + 1) * d]),
-      );
+    if self.options.rescores() && self.has_originals() {
+      super::rescore(
+        self.kernel,
+        query,
+        found.iter().map(|nb| {
+          let s = nb.key as usize;
+          (self.keys[s], &self.originals[s * d..(s + 1) * d])
+        }),
+        k,
+      )
+    } else {
+      // Back from slots to keys.
+      super::code_results(
+        q,
+        found.iter().map(|nb| (self.keys[nb.key as usize], nb.distance)),
+        k,
+      )
     }
-    top.into_sorted()
   }
 }

@@ -32,7 +32,8 @@ pub mod truncate;
 
 use crate::error::{Context, Error, Result};
 use crate::format::codec::LeReader;
-use crate::metric::{Element, Metric};
+use crate::metric::{Element, Kernel, Metric};
+use crate::topk::{Neighbor, TopK};
 
 pub use binary::BinaryQuantizer;
 pub use f16::F16Quantizer;
@@ -354,6 +355,41 @@ impl AnyQuantizer {
     };
     Ok(q)
   }
+}
+
+/// Candidates kept for `k` results when rescoring with `oversample`: `⌈k × oversample⌉`, at least `k`.
+/// Shared by the flat scan and the HNSW walk.
+pub(crate) fn candidates_for(k: usize, oversample: f32) -> usize {
+  ((k as f64 * f64::from(oversample)).ceil() as usize).max(k)
+}
+
+/// Exact rescoring, shared by both quantised indexes: the `(key, original row)` candidates ranked by
+/// their exact distance to `query` with `kernel`, nearest `k` first (ties by key, like every search).
+pub(crate) fn rescore<'a>(
+  kernel: Kernel<f32>,
+  query: &[f32],
+  candidates: impl IntoIterator<Item = (u64, &'a [f32])>,
+  k: usize,
+) -> Vec<Neighbor> {
+  let mut top = TopK::new(k);
+  for (key, row) in candidates {
+    top.push(key, kernel(query, row));
+  }
+  top.into_sorted()
+}
+
+/// Results from code scores alone (no rescoring): each `(key, score)` turned into the quantiser's
+/// distance estimate and re-ranked, so ties break by key as in every other search.
+pub(crate) fn code_results<Q: Quantizer>(
+  q: &Q,
+  scored: impl IntoIterator<Item = (u64, f32)>,
+  k: usize,
+) -> Vec<Neighbor> {
+  let mut top = TopK::new(k);
+  for (key, score) in scored {
+    top.push(key, q.to_distance(score));
+  }
+  top.into_sorted()
 }
 
 /// Quantiser type codes in files, shared by the options (QOPT) and parameter (QPRM) sections. Part of
