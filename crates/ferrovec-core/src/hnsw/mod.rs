@@ -851,7 +851,7 @@ impl<T: Element> HnswIndex<T> {
           cur = g.greedy(&sc, cur, lc, s);
         }
         let accept = |id: u32| !g.is_deleted(id) && p.filter.is_none_or(|f| f.allows(id));
-        let mut doors = Vec::new();
+        s.skip = skip;
         if skip == Some(cur.id) {
           if ep.level > 0 {
             g.walk_neighbours(cur.id, 1, &mut s.buf);
@@ -863,15 +863,19 @@ impl<T: Element> HnswIndex<T> {
           }
           s.buf.retain(|&n| (n as usize) < g.len && n != cur.id);
           s.stats.distances += s.buf.len() as u64;
-          doors.extend(s.buf.iter().map(|&n| Cand {
-            d: sc.score(n),
-            id: n,
-          }));
+          let doors: Vec<Cand> = s
+            .buf
+            .iter()
+            .map(|&n| Cand {
+              d: sc.score(n),
+              id: n,
+            })
+            .collect();
+          g.search_layer(&sc, &doors, p.ef, 0, &accept, s);
         } else {
-          doors.push(cur);
+          // The common path: no allocation, one door.
+          g.search_layer(&sc, &[cur], p.ef, 0, &accept, s);
         }
-        s.skip = skip;
-        g.search_layer(&sc, &doors, p.ef, 0, &accept, s);
         let mut top = TopK::new(p.k);
         for c in s.results.drain() {
           top.push(g.keys[c.id as usize], c.d);
