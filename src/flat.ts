@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { awaitNative, callNative, invalid } from './errors.js'
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
 import { native, type FlatQuantOptions, type NativeFlatIndex, type NativeQuantizationInfo } from './native.js'
+import { tuneFlat, type FlatTuneOptions, type FlatTuneResult } from './tune.js'
 import { toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeyFilter, type KeysLike } from './vectors.js'
 
 /**
@@ -274,6 +275,56 @@ export class FlatIndex<M extends Metric = 'cosine'> {
   /** The quantisation set-up (and whether it is trained), or `undefined` for an f32 index. */
   get quantization(): QuantizationInfo | undefined {
     return quantizationInfo(this.#inner.quantization)
+  }
+
+  /**
+   * The rescoring factor of a quantised index: each search rescores the best `k × oversample`
+   * candidates by code with their exact f32 distances (1: no rescoring). `undefined` for an f32
+   * index. Setting it applies to searches from then on and is saved with the index; {@link tune}
+   * picks it from measurements.
+   *
+   * @throws {InvalidInputError} `ERR_INVALID_ARGUMENT` when set on an f32 index or to a value that
+   *   is not a number in [1, 10000]; the index keeps its factor.
+   */
+  get oversample(): number | undefined {
+    return this.#inner.quantization?.oversample
+  }
+
+  set oversample(x: number) {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 1 || x > 10_000) {
+      throw invalid('ERR_INVALID_ARGUMENT', `oversample must be a number in [1, 10000], got ${String(x)}`)
+    }
+    callNative(() => this.#inner.setOversample(x))
+  }
+
+  /**
+   * Picks the rescoring factor of a quantised index from measurements: recall@k against exact f32
+   * search (the originals) on held-out queries, at a sequence of candidate counts `k × oversample`
+   * (doubling from `k`, which is no rescoring, then bisecting; factors are multiples of 1/k), with the
+   * candidates rescored, distance computations and latency of each. Resolves the smallest factor
+   * whose recall meets `targetRecall` and sets it ({@link oversample}), so the next {@link save}
+   * keeps it. When none up to `maxOversample` (default 100) does, the result says `reached: false`
+   * with the best found, and the index keeps its factor.
+   *
+   * Queries are `options.queries` when given, otherwise `sampleSize` vectors of the index (default
+   * 500, seeded), each measured as if its own vector were not in the index. While tuning runs, the
+   * index's factor changes from setting to setting: do not search or write it meanwhile.
+   *
+   * @throws {InvalidInputError} `ERR_INVALID_ARGUMENT` on an f32 (not quantised) index, without
+   *   `keepOriginals`, for a `targetRecall` outside (0, 1], a bad `k`, `sampleSize`, `seed` or
+   *   `maxOversample`; `ERR_DIMENSION_MISMATCH` / `ERR_INVALID_VECTOR` for bad queries. The index is
+   *   unchanged.
+   * @throws {NotTrainedError} `ERR_NOT_TRAINED` before the quantiser is trained.
+   * @throws {AbortedError} `ERR_ABORTED` when `options.signal` aborts; the index is unchanged.
+   *
+   * @example
+   * const index = new FlatIndex({ dim: 384, quantization: 'binary' })
+   * await index.addBatch(keys, vectors)
+   * const r = await index.tune({ targetRecall: 0.95, k: 10 })
+   * console.log(r.reached, r.oversample, r.recall) // true 6.4 0.953
+   */
+  async tune(options: FlatTuneOptions<M>): Promise<FlatTuneResult> {
+    return tuneFlat(this, options, (x) => callNative(() => this.#inner.setOversample(x)))
   }
 
   /**

@@ -463,8 +463,9 @@ export class HnswIndex<M extends Metric = 'cosine'> {
    * `targetRecall` and sets it on the index, so the next {@link save} keeps it.
    *
    * Queries are `options.queries` when given (best: a sample of the traffic the index will serve);
-   * otherwise `sampleSize` vectors of the index (default 500, seeded), each with its own key removed
-   * from both the exact and the approximate results. The exact neighbours are computed by brute force
+   * otherwise `sampleSize` vectors of the index (default 500, seeded), each searched as if its own
+   * key were not in the index: the walk neither returns nor expands that node on level 0 (it would
+   * otherwise lead straight to the query's neighbours), and the exact neighbours leave it out. The exact neighbours are computed by brute force
    * over the index's vectors in 32 MiB chunks, off the JS thread; that scan (queries × size distances)
    * is usually the largest cost. When no setting up to `maxEf` meets the target, the result says
    * `reached: false` with the best setting found, and the index keeps its `efSearch`.
@@ -481,7 +482,11 @@ export class HnswIndex<M extends Metric = 'cosine'> {
    * console.log(result.reached, result.efSearch, result.recall) // true 48 0.953
    */
   async tune(options: TuneOptions<M>): Promise<TuneResult> {
-    return tune(this, options)
+    const inner = this.#inner
+    return tune(this, options, {
+      batch: async (q, exclude, k, ef, stats) => clean(await awaitNative(inner.searchBatchExcluding(q, exclude, k, ef, stats))),
+      sync: (q, exclude, k, ef) => clean(callNative(() => inner.searchBatchExcludingSync(q, exclude, k, ef, false))),
+    })
   }
 
   #queries(

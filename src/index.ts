@@ -27,7 +27,17 @@ export type {
   SearchStats,
 } from './hnsw.js'
 export { formatTuneReport } from './tune.js'
-export type { TuneOptions, TuneProgress, TuneResult, TuneSetting, TuneTrial } from './tune.js'
+export type {
+  BaseTuneOptions,
+  FlatTuneOptions,
+  FlatTuneResult,
+  FlatTuneTrial,
+  TuneOptions,
+  TuneProgress,
+  TuneResult,
+  TuneSetting,
+  TuneTrial,
+} from './tune.js'
 export { distance, distances, nativeInfo, METRICS } from './metric.js'
 export type { InputOf, Metric, VectorOf } from './metric.js'
 export type { NativeInfo } from './native.js'

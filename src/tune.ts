@@ -1,22 +1,21 @@
-// `HnswIndex.tune()`: choose search parameters from measurements instead of guesses.
+// `tune()`: choose search parameters from measurements instead of guesses.
 //
-// The plan, in order:
+// The plan, in order, for both kinds of index:
 //   1. validate everything (nothing is measured, nothing changes, on bad input);
-//   2. exact neighbours of the held-out queries, by brute force in bounded chunks (`exactNeighbours`);
-//   3. walk the efSearch axis with `findSmallestEf` (doubling, then bisection), measuring recall, distance
-//      computations and latency at each setting (`measure`);
-//   4. apply the winner to the index, so the next `save()` writes it (efSearch is part of the file).
-//
-// Quantisation hook (issue 4): the parameter space is a `TuneSetting`. Today it holds `efSearch` only. A quantised
-// index adds `oversample` there (the factor of its exact rescoring, `rescore: { oversample }` in the quant branch),
-// a list of candidate factors to `TuneOptions`, passes the factor through `searchOptions()`, sets it in step 4
-// beside efSearch, and wraps step 3 in a loop over the factors, keeping the cheapest setting (fewest mean distance
-// computations) that meets the target. `findSmallestEf` takes the measuring function as an argument, so it runs
-// unchanged once per factor; `formatTuneReport` gains a column.
+//   2. pick the queries: given ones, or a seeded sample of the index, each searched as if its own key were not in
+//      the index (HNSW: the core's `exclude` search option; quantised flat: see `tuneFlat`);
+//   3. exact neighbours of those queries, by brute force in bounded chunks (`exactNeighbours`), without each
+//      sampled query's own key;
+//   4. walk one integer "setting" axis with `findSmallestSetting` (doubling, then bisection), measuring recall,
+//      cost and latency at each setting: efSearch for `HnswIndex.tune` (`tune`), the number of candidates
+//      rescored, as a multiple of k (the oversampling factor), for a quantised `FlatIndex.tune` (`tuneFlat`);
+//   5. apply the winner to the index when the target is met, so the next `save()` writes it (efSearch is in the
+//      HNSW file, oversample in the quantised flat file's options section).
 import { performance } from 'node:perf_hooks'
 
-import { AbortedError, invalid } from './errors.js'
+import { AbortedError, invalid, NotTrainedError } from './errors.js'
 import { FlatIndex } from './flat.js'
+import type { BatchSearchResult, SearchResult } from './flat.js'
 import type { HnswBatchSearchResult, HnswSearchOptions, HnswSearchResult } from './hnsw.js'
 import { kindOf, type InputOf, type Metric } from './metric.js'
 import { toK, toRows } from './vectors.js'
@@ -25,6 +24,10 @@ import { toK, toRows } from './vectors.js'
 export const DEFAULT_SAMPLE_SIZE = 500
 /** Largest efSearch tried unless `maxEf` says otherwise. */
 export const DEFAULT_MAX_EF = 4096
+/** Largest oversampling factor a quantised FlatIndex tries unless `maxOversample` says otherwise. */
+export const DEFAULT_MAX_OVERSAMPLE = 100
+/** The core's upper bound on `oversample` (quant/flat.rs `QuantOptions::check`). */
+const MAX_OVERSAMPLE = 10_000
 /** The core's upper bound on `ef` (hnsw/mod.rs `MAX_EF`). */
 const MAX_EF = 1 << 20
 /** Queries timed one by one for `latencyMs` (the batch measures everything else). */
@@ -32,10 +35,7 @@ const LATENCY_QUERIES = 50
 /** Vectors held at once while computing exact neighbours: this many bytes, in JS and again natively. */
 const EXACT_CHUNK_BYTES = 32 * 2 ** 20
 
-/**
- * One point of the parameter space {@link HnswIndex.tune} explores. Quantised indexes will add their
- * rescoring `oversample` factor here.
- */
+/** One point of the parameter space {@link HnswIndex.tune} explores. */
 export interface TuneSetting {
   /** Beam width of searches. */
   efSearch: number
@@ -58,13 +58,13 @@ export interface TuneTrial extends TuneSetting {
   queriesPerSecond: number
 }
 
-/** Progress of {@link HnswIndex.tune}: first the exact search, then one event per setting measured. */
-export type TuneProgress =
+/** Progress of `tune()`: first the exact search, then one event per setting measured. */
+export type TuneProgress<T = TuneTrial> =
   | { phase: 'exact'; /** Vectors of the index scanned so far. */ done: number; total: number }
-  | { phase: 'trial'; /** Settings measured so far. */ done: number; trial: TuneTrial }
+  | { phase: 'trial'; /** Settings measured so far. */ done: number; trial: T }
 
-/** Options of {@link HnswIndex.tune}. */
-export interface TuneOptions<M extends Metric = Metric> {
+/** Options shared by {@link HnswIndex.tune} and {@link FlatIndex.tune}. */
+export interface BaseTuneOptions<M extends Metric = Metric, T = TuneTrial> {
   /** Recall@k to reach, in (0, 1]. */
   targetRecall: number
   /** Neighbours per query whose recall is measured; default 10. */
@@ -72,21 +72,17 @@ export interface TuneOptions<M extends Metric = Metric> {
   /**
    * Held-out queries (an array of vectors or one flat array of `n * dim` values), ideally drawn from
    * the traffic the index will serve. Without them, `sampleSize` vectors of the index are used as
-   * queries, each with its own key removed from both the exact and the approximate results. Those sit
-   * in the graph, whose links lead straight to their neighbours, so they are easier than new queries:
-   * on Fashion-MNIST 60k the sample measured 0.977 at ef 10 where new images got 0.948, and more when
-   * queries differ from the documents (WordNet glosses queried by single words: 0.974 vs 0.83).
+   * queries, each searched as if its own key were not in the index (an HNSW walk neither returns
+   * nor expands that node; the exact neighbours leave it out too). They are still drawn from the
+   * documents, so when real queries differ from the documents (WordNet glosses queried by single
+   * words) pass real ones.
    */
   queries?: InputOf<M> | readonly InputOf<M>[]
   /** Vectors of the index to use as queries when `queries` is not given; default `min(500, size)`. */
   sampleSize?: number
   /** Seed of that sample; default 0. */
   seed?: number
-  /** Smallest efSearch tried; default `k` (searches raise a smaller ef to `k` anyway). */
-  minEf?: number
-  /** Largest efSearch tried; default 4096. A target not met by then is reported as not reached. */
-  maxEf?: number
-  /** Set the chosen efSearch on the index when the target is reached; default `true`. */
+  /** Set the chosen setting on the index when the target is reached; default `true`. */
   apply?: boolean
   /**
    * Stops the tuning: the promise rejects with an {@link AbortedError} (`ERR_ABORTED`) at the next
@@ -94,7 +90,15 @@ export interface TuneOptions<M extends Metric = Metric> {
    */
   signal?: AbortSignal
   /** Called on the JS thread as the work proceeds; a throw stops the tuning with that error. */
-  onProgress?: (progress: TuneProgress) => void
+  onProgress?: (progress: TuneProgress<T>) => void
+}
+
+/** Options of {@link HnswIndex.tune}. */
+export interface TuneOptions<M extends Metric = Metric> extends BaseTuneOptions<M, TuneTrial> {
+  /** Smallest efSearch tried; default `k` (searches raise a smaller ef to `k` anyway). */
+  minEf?: number
+  /** Largest efSearch tried; default 4096. A target not met by then is reported as not reached. */
+  maxEf?: number
 }
 
 /** What {@link HnswIndex.tune} found. */
@@ -120,26 +124,99 @@ export interface TuneResult extends TuneSetting {
   trials: TuneTrial[]
 }
 
-/** The parts of an HnswIndex that tuning uses (structural, so this module needs no import of the class). */
-export interface TuneTarget {
+/** One oversampling factor a quantised {@link FlatIndex.tune} measured, over all tuning queries. */
+export interface FlatTuneTrial {
+  /**
+   * Candidates rescored with the f32 originals, as a multiple of `k` (the index's `rescore:
+   * { oversample }`); 1 means no rescoring (code distances only).
+   */
+  oversample: number
+  /** Mean recall@k against exact f32 search (ties at the k-th distance count as hits when rescored). */
+  recall: number
+  /** Candidates rescored per query (0 when `oversample` is 1): the exact distance computations. */
+  rescored: number
+  /** Distance computations per query: every code of the index scanned, plus the rescored candidates. */
+  distances: number
+  /** Median wall time in milliseconds of one `search()` on the JS thread (first 50 queries). */
+  latencyMs: number
+  /** Queries per second of the whole query set as one `searchBatch()` (every core). */
+  queriesPerSecond: number
+}
+
+/** Options of {@link FlatIndex.tune} (quantised indexes). */
+export interface FlatTuneOptions<M extends Metric = Metric> extends BaseTuneOptions<M, FlatTuneTrial> {
+  /**
+   * Largest oversampling factor tried; default 100 (capped where `k × oversample` covers the whole
+   * index, which is exact search). A target not met by then is reported as not reached.
+   */
+  maxOversample?: number
+}
+
+/** What {@link FlatIndex.tune} found. */
+export interface FlatTuneResult {
+  /**
+   * The smallest oversampling factor (a multiple of 1/k) whose recall met the target, or when none
+   * did, the one with the best recall (the smallest of equals), not applied.
+   */
+  oversample: number
+  reached: boolean
+  /** Recall measured at `oversample`. */
+  recall: number
+  targetRecall: number
+  k: number
+  /** Number of queries measured. */
+  queries: number
+  /** The keys whose vectors served as queries, when they were sampled from the index. */
+  sampleKeys?: Float64Array
+  /** Whether `oversample` was set on the index (so the next `save()` keeps it). */
+  applied: boolean
+  /** The oversampling factor the index had before tuning (1: no rescoring). */
+  previousOversample: number
+  /** Every setting measured, by ascending oversample. */
+  trials: FlatTuneTrial[]
+}
+
+/** What tuning reads from an index: its vectors (for the exact neighbours and the query sample). */
+interface Source {
   readonly dim: number
   readonly metric: Metric
   readonly size: number
-  efSearch: number
   keys(): Float64Array
   get(key: number): Float32Array | Uint8Array | undefined
+}
+
+/** The parts of an HnswIndex that tuning uses (structural, so this module needs no import of the class). */
+export interface TuneTarget extends Source {
+  efSearch: number
   search(query: Float32Array | Uint8Array, k: number, options?: HnswSearchOptions): HnswSearchResult
   searchBatch(queries: Float32Array | Uint8Array, k: number, options?: HnswSearchOptions): Promise<HnswBatchSearchResult>
 }
 
-interface Plan {
+/**
+ * Searches in which query `i` is searched as if `exclude[i]` were not in the index (the binding's
+ * internal `searchBatchExcluding`, handed over by `HnswIndex.tune`; not part of the public API).
+ */
+export interface ExcludingSearch {
+  batch(queries: Float32Array | Uint8Array, exclude: Float64Array, k: number, ef: number, stats: boolean): Promise<HnswBatchSearchResult>
+  sync(queries: Float32Array | Uint8Array, exclude: Float64Array, k: number, ef: number): HnswBatchSearchResult
+}
+
+/** The parts of a quantised FlatIndex that tuning uses, plus the native oversample setter. */
+export interface FlatTuneTarget extends Source {
+  readonly quantization: { trained: boolean; keepOriginals: boolean; oversample: number } | undefined
+  search(query: Float32Array | Uint8Array, k: number): SearchResult
+  searchBatch(queries: Float32Array | Uint8Array, k: number): Promise<BatchSearchResult>
+}
+
+type ExactProgress = { phase: 'exact'; done: number; total: number }
+
+/** What both front ends share of a validated call. */
+interface Plan<T> {
   target: number
   k: number
-  minEf: number
-  maxEf: number
   apply: boolean
   signal: AbortSignal | undefined
-  onProgress: ((p: TuneProgress) => void) | undefined
+  onProgress: ((p: TuneProgress<T>) => void) | undefined
   rowLen: number
   /** Given queries (flat), or undefined when sampling. */
   given: { data: Float32Array | Uint8Array; rows: number } | undefined
@@ -159,7 +236,8 @@ function checkInt(value: unknown, name: string, min: number, max: number): numbe
   throw invalid('ERR_INVALID_ARGUMENT', `${name} must be an integer in ${min}..=${max}, got ${String(value)}`)
 }
 
-function plan(index: TuneTarget, options: TuneOptions): Plan {
+/** Validates the options both front ends share; throws before anything is measured or changed. */
+function planCommon<T>(index: Source, options: BaseTuneOptions<Metric, T>): Plan<T> {
   if (typeof options !== 'object' || options === null) {
     throw invalid('ERR_INVALID_ARGUMENT', 'tune needs an options object such as { targetRecall: 0.95 }')
   }
@@ -173,7 +251,7 @@ function plan(index: TuneTarget, options: TuneOptions): Plan {
   const kind = kindOf(index.metric)
   const rowLen = kind === 'bits' ? index.dim / 8 : index.dim
 
-  let given: Plan['given']
+  let given: Plan<T>['given']
   let sampleSize = 0
   if (options.queries !== undefined) {
     if (options.sampleSize !== undefined) {
@@ -187,16 +265,12 @@ function plan(index: TuneTarget, options: TuneOptions): Plan {
     if (sampleSize > size) {
       throw invalid('ERR_INVALID_ARGUMENT', `sampleSize (${sampleSize}) is larger than the index (${size} vectors)`)
     }
-    // A sampled query is removed from its own results, so k neighbours need k + 1 vectors.
+    // A sampled query is searched as if it were not in the index, so k neighbours need k + 1 vectors.
     if (k > size - 1) {
       throw invalid('ERR_INVALID_ARGUMENT', `k (${k}) needs at least ${k + 1} vectors to sample queries from; the index has ${size} (pass queries instead)`)
     }
   }
   const seed = options.seed === undefined ? 0 : checkInt(options.seed, 'seed', 0, Number.MAX_SAFE_INTEGER)
-  const maxEf = options.maxEf === undefined ? Math.max(DEFAULT_MAX_EF, k) : checkInt(options.maxEf, 'maxEf', 1, MAX_EF)
-  // Searches raise ef to k, so settings below k would all measure the same thing.
-  const minEf = Math.max(k, options.minEf === undefined ? k : checkInt(options.minEf, 'minEf', 1, MAX_EF))
-  if (minEf > maxEf) throw invalid('ERR_INVALID_ARGUMENT', `minEf (${minEf}, at least k) is larger than maxEf (${maxEf})`)
   if (options.apply !== undefined && typeof options.apply !== 'boolean') {
     throw invalid('ERR_INVALID_ARGUMENT', `apply must be a boolean, got ${typeof options.apply}`)
   }
@@ -208,7 +282,7 @@ function plan(index: TuneTarget, options: TuneOptions): Plan {
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw invalid('ERR_INVALID_ARGUMENT', `onProgress must be a function, got ${typeof onProgress}`)
   }
-  return { target, k, minEf, maxEf, apply: options.apply ?? true, signal, onProgress, rowLen, given, sampleSize, seed }
+  return { target, k, apply: options.apply ?? true, signal, onProgress, rowLen, given, sampleSize, seed }
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {
@@ -239,6 +313,22 @@ function sample(keys: Float64Array, n: number, seed: number): Float64Array {
   return keys.slice(0, n)
 }
 
+/** The queries of a plan: the given ones, or a seeded sample of the index with their keys (`self`). */
+function pickQueries<T>(index: Source, p: Plan<T>): { queries: Float32Array | Uint8Array; nq: number; self: Float64Array | undefined } {
+  if (p.given !== undefined) return { queries: p.given.data, nq: p.given.rows, self: undefined }
+  const self = sample(index.keys(), p.sampleSize, p.seed)
+  const queries = kindOf(index.metric) === 'bits' ? new Uint8Array(p.sampleSize * p.rowLen) : new Float32Array(p.sampleSize * p.rowLen)
+  let n = 0
+  for (const key of self) {
+    const v = index.get(key)
+    if (v === undefined) continue
+    queries.set(v, n * p.rowLen)
+    self[n++] = key
+  }
+  if (n === 0) throw invalid('ERR_INVALID_ARGUMENT', 'every sampled vector was removed while tuning started')
+  return { queries: queries.subarray(0, n * p.rowLen), nq: n, self: self.slice(0, n) }
+}
+
 /**
  * Exact k nearest neighbours of every query over the whole index, excluding `self[q]` from query q's.
  *
@@ -250,12 +340,12 @@ function sample(keys: Float64Array, n: number, seed: number): Float64Array {
  * search runs off the JS thread; reading a chunk's vectors is the only synchronous part.
  */
 export async function exactNeighbours(
-  index: TuneTarget,
+  index: Source,
   queries: Float32Array | Uint8Array,
   nq: number,
   k: number,
   self: Float64Array | undefined,
-  p: Pick<Plan, 'signal' | 'onProgress'>,
+  p: { signal: AbortSignal | undefined; onProgress?: ((p: ExactProgress) => void) | undefined },
   chunkRows?: number,
 ): Promise<Truth> {
   const keys = index.keys()
@@ -315,12 +405,13 @@ function insert(ids: Float64Array, dists: Float64Array, at: number, k: number, k
 
 /**
  * Mean recall@k of a batch result against the exact neighbours. A returned key counts as a hit when it
- * is one of the true k, or when its distance ties the k-th true distance (within a relative 1e-4, so
- * kernels that round differently still agree): with duplicates or integer (hamming) distances, tied
- * neighbours may legitimately come back in any order (ann-benchmarks' rule). A sampled query's own key
- * is dropped from its results first, then the first k of the rest are scored.
+ * is one of the true k, or (with `exactDistances`) when its distance ties the k-th true distance
+ * (within a relative 1e-4, so kernels that round differently still agree): with duplicates or integer
+ * (hamming) distances, tied neighbours may legitimately come back in any order (ann-benchmarks' rule).
+ * Code-only distances of a quantised index are estimates, so there only keys count. `self[q]`, when
+ * given, is dropped from query q's results first, then the first k of the rest are scored.
  */
-function recallAgainst(r: HnswBatchSearchResult, truth: Truth, self: Float64Array | undefined): number {
+function recallAgainst(r: BatchSearchResult, truth: Truth, self: Float64Array | undefined, exactDistances = true): number {
   const k = truth.k
   const nq = r.counts.length
   let hits = 0
@@ -335,7 +426,7 @@ function recallAgainst(r: HnswBatchSearchResult, truth: Truth, self: Float64Arra
       want.add(id)
       kth = truth.dists[q * k + i]!
     }
-    const limit = kth + Math.abs(kth) * 1e-4 + 1e-6
+    const limit = exactDistances ? kth + Math.abs(kth) * 1e-4 + 1e-6 : -Infinity
     total += want.size
     let taken = 0
     for (let j = 0; j < r.counts[q]! && taken < want.size; j++) {
@@ -349,147 +440,133 @@ function recallAgainst(r: HnswBatchSearchResult, truth: Truth, self: Float64Arra
 }
 
 /**
- * The smallest ef in `[minEf, maxEf]` whose measured recall meets `target`: measure `minEf`, double
- * until a setting meets the target (or `maxEf` is reached), then bisect between the last failure and
- * the first success until they are 1 apart (below ef 64) or 1/32 of the ef apart (above): at most
- * log2(maxEf / minEf) + 2 measurements to bracket it and 6 to narrow it.
+ * The smallest value in `[min, max]` of an integer setting (efSearch, candidates rescored) whose
+ * measured recall meets `target`: measure `min`, double until a setting meets the target (or `max` is
+ * reached), then bisect between the last failure and the first success until they are 1 apart (below
+ * 64) or 1/32 of the value apart (above): at most log2(max / min) + 2 measurements to bracket it and 6
+ * to narrow it. Both `tune()`s walk their axis with it; `measure(v)` measures setting `v`.
  *
- * Recall is not strictly monotone in ef (a wider beam can wander differently, and a finite query set
- * adds noise). The search never returns an ef below a measured failure: every ef it returns met the
- * target, and every ef it measured above it did too, so a dip can only make it stop at a larger ef,
- * never pick a lucky small one above which recall falls short. When nothing meets the target, the
- * best recall measured is returned (the smallest ef among equals) with `reached: false`.
+ * Recall is not strictly monotone in the setting (a wider beam can wander differently, and a finite
+ * query set adds noise). The search never returns a value below a measured failure: every value it
+ * returns met the target, and every value it measured above it did too, so a dip can only make it stop
+ * higher, never pick a lucky small one above which recall falls short. When nothing meets the target,
+ * the best recall measured is returned (the smallest value among equals) with `reached: false`.
+ * `trials` are in ascending order of the setting.
  */
-export async function findSmallestEf<T extends TuneTrial>(
-  measure: (ef: number) => Promise<T>,
-  minEf: number,
-  maxEf: number,
+export async function findSmallestSetting<T extends { recall: number }>(
+  measure: (value: number) => Promise<T>,
+  min: number,
+  max: number,
   target: number,
-): Promise<{ best: T; reached: boolean; trials: T[] }> {
+): Promise<{ best: T; value: number; reached: boolean; trials: T[] }> {
   const tried = new Map<number, T>()
-  const at = async (ef: number): Promise<T> => {
-    let t = tried.get(ef)
+  const at = async (v: number): Promise<T> => {
+    let t = tried.get(v)
     if (t === undefined) {
-      t = await measure(ef)
-      tried.set(ef, t)
+      t = await measure(v)
+      tried.set(v, t)
     }
     return t
   }
-  const sorted = (): T[] => [...tried.values()].sort((a, b) => a.efSearch - b.efSearch)
+  const sorted = (): T[] => [...tried.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1])
 
   let fail = 0
   let ok: number | undefined
-  for (let ef = minEf; ; ef = Math.min(maxEf, ef * 2)) {
-    if ((await at(ef)).recall >= target) {
-      ok = ef
+  for (let v = min; ; v = Math.min(max, v * 2)) {
+    if ((await at(v)).recall >= target) {
+      ok = v
       break
     }
-    fail = ef
-    if (ef >= maxEf) break
+    fail = v
+    if (v >= max) break
   }
   if (ok === undefined) {
-    const best = sorted().reduce((a, b) => (b.recall > a.recall ? b : a))
-    return { best, reached: false, trials: sorted() }
+    let value = min
+    for (const [v, t] of [...tried.entries()].sort((a, b) => a[0] - b[0])) if (t.recall > tried.get(value)!.recall) value = v
+    return { best: tried.get(value)!, value, reached: false, trials: sorted() }
   }
-  // Bisect to a gap of 1/32 of the failing ef (exact below 64): finer than that is below what a finite
-  // query set can tell apart, and costs a measurement per halving.
+  // Bisect to a gap of 1/32 of the failing value (exact below 64): finer than that is below what a
+  // finite query set can tell apart, and costs a measurement per halving.
   while (fail > 0 && ok - fail > Math.max(1, Math.floor(fail / 32))) {
     const mid = Math.floor((fail + ok) / 2)
     if ((await at(mid)).recall >= target) ok = mid
     else fail = mid
   }
-  return { best: tried.get(ok)!, reached: true, trials: sorted() }
-}
-
-/**
- * The search options a setting stands for (a quantised index adds its oversampling factor here).
- *
- * A sampled query searches for k + 1 with the same ef (raised to k + 1 by the search when smaller):
- * it finds itself at distance 0 and so keeps one beam slot busy, which leans the measurement to the
- * safe side of the optimism sampled queries have anyway (see `TuneOptions.queries`).
- */
-function searchOptions(setting: TuneSetting): HnswSearchOptions {
-  return { ef: setting.efSearch }
+  return { best: tried.get(ok)!, value: ok, reached: true, trials: sorted() }
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /**
- * Measures recall against exact search on held-out queries and finds the smallest `efSearch` that
- * meets `targetRecall`; see {@link HnswIndex.tune}, its public face.
+ * Median wall time in milliseconds of `one(q)` over the first {@link LATENCY_QUERIES} queries: what
+ * one caller waits for one search, timed one query at a time on this thread, yielding to the event
+ * loop between queries so other work keeps running.
  */
-export async function tune(index: TuneTarget, options: TuneOptions): Promise<TuneResult> {
-  const p = plan(index, options)
+async function medianLatency(nq: number, signal: AbortSignal | undefined, one: (q: number) => void): Promise<number> {
+  const times: number[] = []
+  for (let q = 0; q < Math.min(nq, LATENCY_QUERIES); q++) {
+    checkAbort(signal)
+    const t = performance.now()
+    one(q)
+    times.push(performance.now() - t)
+    await yieldToLoop()
+  }
+  times.sort((a, b) => a - b)
+  return times[Math.floor((times.length - 1) / 2)] ?? 0
+}
+
+/**
+ * Measures recall against exact search on held-out queries and finds the smallest `efSearch` that
+ * meets `targetRecall`; see {@link HnswIndex.tune}, its public face. Sampled queries are searched
+ * through `excluding`, as if their own node were not in the graph.
+ */
+export async function tune(index: TuneTarget, options: TuneOptions, excluding: ExcludingSearch): Promise<TuneResult> {
+  const p = planCommon<TuneTrial>(index, options)
+  const k = p.k
+  const maxEf = options.maxEf === undefined ? Math.max(DEFAULT_MAX_EF, k) : checkInt(options.maxEf, 'maxEf', 1, MAX_EF)
+  // Searches raise ef to k, so settings below k would all measure the same thing.
+  const minEf = Math.max(k, options.minEf === undefined ? k : checkInt(options.minEf, 'minEf', 1, MAX_EF))
+  if (minEf > maxEf) throw invalid('ERR_INVALID_ARGUMENT', `minEf (${minEf}, at least k) is larger than maxEf (${maxEf})`)
   checkAbort(p.signal)
   const previousEfSearch = index.efSearch
 
-  let queries: Float32Array | Uint8Array
-  let nq: number
-  let self: Float64Array | undefined
-  if (p.given !== undefined) {
-    queries = p.given.data
-    nq = p.given.rows
-  } else {
-    self = sample(index.keys(), p.sampleSize, p.seed)
-    queries = kindOf(index.metric) === 'bits' ? new Uint8Array(p.sampleSize * p.rowLen) : new Float32Array(p.sampleSize * p.rowLen)
-    let n = 0
-    for (const key of self) {
-      const v = index.get(key)
-      if (v === undefined) continue
-      queries.set(v, n * p.rowLen)
-      self[n++] = key
-    }
-    if (n === 0) throw invalid('ERR_INVALID_ARGUMENT', 'every sampled vector was removed while tuning started')
-    self = self.slice(0, n)
-    queries = queries.subarray(0, n * p.rowLen)
-    nq = n
-  }
-
-  const truth = await exactNeighbours(index, queries, nq, p.k, self, p)
-  const sampled = self !== undefined
-  const kSearch = sampled ? p.k + 1 : p.k
+  const { queries, nq, self } = pickQueries(index, p)
+  const truth = await exactNeighbours(index, queries, nq, k, self, p)
   let measured = 0
 
   const measure = async (efSearch: number): Promise<TuneTrial> => {
     checkAbort(p.signal)
-    const opts = searchOptions({ efSearch })
     const t0 = performance.now()
-    const r = await index.searchBatch(queries, kSearch, { ...opts, stats: true })
+    const r =
+      self === undefined
+        ? await index.searchBatch(queries, k, { ef: efSearch, stats: true })
+        : await excluding.batch(queries, self, k, efSearch, true)
     const batchMs = performance.now() - t0
-    const stats = r.stats
     let distances = 0
     let visited = 0
-    if (stats !== undefined) {
+    if (r.stats !== undefined && r.stats !== null) {
       for (let q = 0; q < nq; q++) {
-        distances += stats.distances[q]!
-        visited += stats.visited[q]!
+        distances += r.stats.distances[q]!
+        visited += r.stats.visited[q]!
       }
     }
-    // Latency is what one caller waits for one search: timed one query at a time on this thread,
-    // yielding to the event loop between queries so other work keeps running.
-    const times: number[] = []
-    for (let q = 0; q < Math.min(nq, LATENCY_QUERIES); q++) {
-      checkAbort(p.signal)
-      const row = queries.subarray(q * p.rowLen, (q + 1) * p.rowLen)
-      const t = performance.now()
-      index.search(row, kSearch, opts)
-      times.push(performance.now() - t)
-      await yieldToLoop()
-    }
-    times.sort((a, b) => a - b)
+    const row = (q: number) => queries.subarray(q * p.rowLen, (q + 1) * p.rowLen)
+    const latencyMs = await medianLatency(nq, p.signal, (q) =>
+      self === undefined ? index.search(row(q), k, { ef: efSearch }) : excluding.sync(row(q), self.subarray(q, q + 1), k, efSearch),
+    )
     const trial: TuneTrial = {
       efSearch,
-      recall: recallAgainst(r, truth, self),
+      recall: recallAgainst(r, truth, undefined),
       distances: distances / nq,
       visited: visited / nq,
-      latencyMs: times[Math.floor((times.length - 1) / 2)] ?? 0,
+      latencyMs,
       queriesPerSecond: batchMs > 0 ? (nq * 1000) / batchMs : Infinity,
     }
     p.onProgress?.({ phase: 'trial', done: ++measured, trial })
     return trial
   }
 
-  const { best, reached, trials } = await findSmallestEf(measure, p.minEf, p.maxEf, p.target)
+  const { best, reached, trials } = await findSmallestSetting(measure, minEf, maxEf, p.target)
   checkAbort(p.signal)
   const applied = reached && p.apply
   if (applied) index.efSearch = best.efSearch
@@ -498,7 +575,7 @@ export async function tune(index: TuneTarget, options: TuneOptions): Promise<Tun
     reached,
     recall: best.recall,
     targetRecall: p.target,
-    k: p.k,
+    k,
     queries: nq,
     ...(self === undefined ? {} : { sampleKeys: self }),
     applied,
@@ -507,33 +584,178 @@ export async function tune(index: TuneTarget, options: TuneOptions): Promise<Tun
   }
 }
 
+/** The candidate count a quantised FlatIndex scans for `k` results at `oversample` (quant/flat.rs `candidates_for`). */
+function candidatesFor(k: number, oversample: number): number {
+  const os = Math.fround(oversample)
+  return os > 1 ? Math.max(k, Math.ceil(k * os)) : k
+}
+
+/**
+ * The factor that makes the core keep exactly `c` candidates for `k` results: `c / k` as the core
+ * stores it (f32), one step down when rounding up to f32 would tip `⌈k × factor⌉` to `c + 1` (9.3
+ * is 9.30000019 in f32, and ⌈10 × 9.30000019⌉ = 94); 1 (no rescoring) at `c = k`.
+ */
+function factorFor(c: number, k: number): number {
+  if (c <= k) return 1
+  let f = Math.fround(c / k)
+  if (Math.ceil(k * f) > c) {
+    const bits = new Float32Array([f])
+    new Uint32Array(bits.buffer)[0]! -= 1
+    f = bits[0]!
+  }
+  return f
+}
+
+/**
+ * Finds the smallest oversampling factor of a quantised FlatIndex that meets `targetRecall` against
+ * exact f32 search; see {@link FlatIndex.tune}, its public face.
+ *
+ * The axis is the number of candidates `c` the scan keeps for `k` results (from `k`, which is no
+ * rescoring, up to the whole index, which is exact search); the factor is `c / k`. Each setting is
+ * measured by setting it on the index (`setOversample`) and searching; the original factor is put
+ * back afterwards unless the winner is applied.
+ *
+ * Sampled queries and "as if removed": the scan has no graph to ride, so the only advantage a query's
+ * own row gives it is taking one candidate slot and one result. Each sampled query therefore searches
+ * for k + 1 with one candidate more than the setting's `c` (factor `(c + ½) / (k + 1)`, which the
+ * core rounds up to exactly `c + 1`), and its own key is dropped from the results: the other c
+ * candidates are the ones the query would get with its row removed. (If the query's own code does not
+ * score among its best c + 1, which lossy codes allow, it gets one extra candidate: at most 1/c
+ * optimistic.)
+ */
+export async function tuneFlat(index: FlatTuneTarget, options: FlatTuneOptions, setOversample: (x: number) => void): Promise<FlatTuneResult> {
+  const quant = index.quantization
+  if (quant === undefined) {
+    throw invalid('ERR_INVALID_ARGUMENT', 'tune() on a FlatIndex tunes the rescoring of quantised codes; this index is exact (no quantization): nothing to tune')
+  }
+  const p = planCommon<FlatTuneTrial>(index, options)
+  if (!quant.keepOriginals) {
+    throw invalid('ERR_INVALID_ARGUMENT', 'tune() needs the f32 originals (keepOriginals: true): they are the exact truth and what rescoring reads')
+  }
+  if (!quant.trained) throw new NotTrainedError('tune() needs a trained quantiser: train() it or add more vectors first')
+  const k = p.k
+  const maxOversample =
+    options.maxOversample === undefined
+      ? DEFAULT_MAX_OVERSAMPLE
+      : finite(options.maxOversample, 'maxOversample', (x) => x >= 1 && x <= MAX_OVERSAMPLE, `a number in [1, ${MAX_OVERSAMPLE}]`)
+  const size = index.size
+  const maxC = Math.max(k, Math.min(size, Math.floor(k * maxOversample)))
+  checkAbort(p.signal)
+  const previousOversample = quant.oversample
+
+  const { queries, nq, self } = pickQueries(index, p)
+  const truth = await exactNeighbours(index, queries, nq, k, self, p)
+  let measured = 0
+
+  const run = async (c: number): Promise<FlatTuneTrial> => {
+    checkAbort(p.signal)
+    const os = factorFor(c, k)
+    const eff = Math.min(size, candidatesFor(k, os))
+    const rescoring = os > 1
+    // See the doc comment: a sampled query asks for k + 1 results with exactly eff + 1 candidates.
+    setOversample(self === undefined ? os : rescoring ? (eff + 0.5) / (k + 1) : 1)
+    const kSearch = self === undefined ? k : k + 1
+    const t0 = performance.now()
+    const r = await index.searchBatch(queries, kSearch)
+    const batchMs = performance.now() - t0
+    const latencyMs = await medianLatency(nq, p.signal, (q) => index.search(queries.subarray(q * p.rowLen, (q + 1) * p.rowLen), kSearch))
+    const rescored = rescoring ? eff : 0
+    const trial: FlatTuneTrial = {
+      oversample: os,
+      recall: recallAgainst(r, truth, self, rescoring),
+      rescored,
+      distances: size + rescored,
+      latencyMs,
+      queriesPerSecond: batchMs > 0 ? (nq * 1000) / batchMs : Infinity,
+    }
+    p.onProgress?.({ phase: 'trial', done: ++measured, trial })
+    return trial
+  }
+
+  let outcome: { best: FlatTuneTrial; reached: boolean; trials: FlatTuneTrial[] }
+  let applied = false
+  try {
+    outcome = await findSmallestSetting(run, k, maxC, p.target)
+    checkAbort(p.signal)
+    applied = outcome.reached && p.apply
+  } finally {
+    // The trials changed the index's factor: the winner stays only when applied, else the original
+    // comes back (also after an abort or a throwing callback).
+    setOversample(applied ? outcome!.best.oversample : previousOversample)
+  }
+  const { best, reached, trials } = outcome
+  return {
+    oversample: best.oversample,
+    reached,
+    recall: best.recall,
+    targetRecall: p.target,
+    k,
+    queries: nq,
+    ...(self === undefined ? {} : { sampleKeys: self }),
+    applied,
+    previousOversample,
+    trials,
+  }
+}
+
+function finite(value: unknown, name: string, check: (x: number) => boolean, what: string): number {
+  if (typeof value === 'number' && Number.isFinite(value) && check(value)) return value
+  throw invalid('ERR_INVALID_ARGUMENT', `${name} must be ${what}, got ${String(value)}`)
+}
+
+/** A factor for people: at most 3 decimals (tells 1/k steps apart up to k = 1000), no trailing zeros. */
+function showFactor(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(3).replace(/\.?0+$/, '')
+}
+
 /**
  * A tuning result as a plain-text table (one row per setting, the chosen one marked `*`) followed by
- * the recommendation, as `ferrovec tune` prints it.
+ * the recommendation, as `ferrovec tune` prints it. Takes the result of either index's `tune()`.
  */
-export function formatTuneReport(result: TuneResult): string {
-  const head = ['', 'efSearch', `recall@${result.k}`, 'dist/query', 'visited/query', 'latency ms', 'queries/s']
-  const rows = result.trials.map((t) => [
-    t.efSearch === result.efSearch ? '*' : '',
-    String(t.efSearch),
-    t.recall.toFixed(4),
-    t.distances.toFixed(0),
-    t.visited.toFixed(0),
-    t.latencyMs < 1 ? t.latencyMs.toFixed(3) : t.latencyMs.toFixed(2),
-    Number.isFinite(t.queriesPerSecond) ? Math.round(t.queriesPerSecond).toString() : '-',
-  ])
+export function formatTuneReport(result: TuneResult | FlatTuneResult): string {
+  const ms = (x: number): string => (x < 1 ? x.toFixed(3) : x.toFixed(2))
+  const qps = (x: number): string => (Number.isFinite(x) ? Math.round(x).toString() : '-')
+  const hnsw = 'efSearch' in result
+  const name = hnsw ? 'efSearch' : 'oversample'
+  const chosen = hnsw ? String(result.efSearch) : showFactor(result.oversample)
+  const previous = hnsw ? String(result.previousEfSearch) : showFactor(result.previousOversample)
+  const head = hnsw
+    ? ['', 'efSearch', `recall@${result.k}`, 'dist/query', 'visited/query', 'latency ms', 'queries/s']
+    : ['', 'oversample', `recall@${result.k}`, 'rescored/query', 'dist/query', 'latency ms', 'queries/s']
+  const rows = hnsw
+    ? result.trials.map((t) => [
+        t.efSearch === result.efSearch ? '*' : '',
+        String(t.efSearch),
+        t.recall.toFixed(4),
+        t.distances.toFixed(0),
+        t.visited.toFixed(0),
+        ms(t.latencyMs),
+        qps(t.queriesPerSecond),
+      ])
+    : result.trials.map((t) => [
+        t.oversample === result.oversample ? '*' : '',
+        showFactor(t.oversample),
+        t.recall.toFixed(4),
+        t.rescored.toFixed(0),
+        t.distances.toFixed(0),
+        ms(t.latencyMs),
+        qps(t.queriesPerSecond),
+      ])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()
   const source = result.sampleKeys === undefined ? `${result.queries} given queries` : `${result.queries} queries sampled from the index`
+  const largest = hnsw
+    ? String(Math.max(...result.trials.map((t) => t.efSearch)))
+    : showFactor(Math.max(...result.trials.map((t) => t.oversample)))
   const verdict = result.reached
-    ? `efSearch ${result.efSearch}: recall@${result.k} ${result.recall.toFixed(4)} ≥ target ${result.targetRecall} (${source})` +
-      (result.applied ? `; efSearch set (was ${result.previousEfSearch})` : `; efSearch left at ${result.previousEfSearch}`)
-    : `target recall@${result.k} ${result.targetRecall} not reached up to efSearch ${Math.max(...result.trials.map((t) => t.efSearch))} ` +
-      `(${source}); best: efSearch ${result.efSearch} with recall ${result.recall.toFixed(4)}; efSearch left at ${result.previousEfSearch}`
+    ? `${name} ${chosen}: recall@${result.k} ${result.recall.toFixed(4)} ≥ target ${result.targetRecall} (${source})` +
+      (result.applied ? `; ${name} set (was ${previous})` : `; ${name} left at ${previous}`)
+    : `target recall@${result.k} ${result.targetRecall} not reached up to ${name} ${largest} ` +
+      `(${source}); best: ${name} ${chosen} with recall ${result.recall.toFixed(4)}; ${name} left at ${previous}`
   const note =
     result.sampleKeys === undefined
       ? []
-      : ['note: queries taken from the index are easier than new ones (the graph links them to their neighbours); pass real queries for a faithful estimate']
+      : ['note: queries sampled from the index (each searched as if removed) follow the documents, not your traffic; pass real queries for a faithful estimate']
   return [line(head), ...rows.map(line), '', verdict, ...note, ''].join('\n')
 }

@@ -96,8 +96,9 @@ test('bench holds out queries, measures recall against exact search and prints f
   }
   t.like(report, { vectors: 550, queries: 50, truth: 'exact search' })
   // l2: binary codes are refused for this metric, so they are a note rather than a row.
-  t.deepEqual(report.rows.map((row) => row.index), ['flat', 'flat f16', 'flat int8', 'hnsw', 'hnsw'])
+  t.deepEqual(report.rows.map((row) => row.index), ['flat', 'flat f16', 'flat int8', 'hnsw', 'hnsw', 'hnsw f16', 'hnsw f16', 'hnsw int8', 'hnsw int8'])
   t.true(report.notes.some((n) => /^flat binary skipped: .*\(l2\)/.test(n)), report.notes.join(' | '))
+  t.true(report.notes.some((n) => /^hnsw binary skipped: .*\(l2\)/.test(n)), report.notes.join(' | '))
   t.is(report.rows[0]!.recall, 1)
   // f16 keeps 11 significant bits and int8 256 levels per component: on 16-d data both stay close to exact
   // (measured 0.996 and 0.954).
@@ -106,6 +107,9 @@ test('bench holds out queries, measures recall against exact search and prints f
   t.regex(report.rows[4]!.settings, /ef=64/)
   // 550 vectors at ef 64 is close to exhaustive: recall near 1 (measured 1.0).
   t.true(report.rows[4]!.recall >= 0.95, String(report.rows[4]!.recall))
+  // HNSW on codes at ef 64 is as good as a scan of the same codes (measured f16 0.996, int8 0.954).
+  t.true(report.rows[6]!.recall >= report.rows[1]!.recall - 0.02, String(report.rows[6]!.recall))
+  t.true(report.rows[8]!.recall >= report.rows[2]!.recall - 0.02, String(report.rows[8]!.recall))
   for (const row of report.rows) t.true(row.qpsSingle > 0)
   const table = await ferrovec(['bench', base, '--holdout', '50', '--ef', '32'])
   t.regex(table.stdout, /^index\s+settings\s+build s\s+MiB\s+recall@10/m)

@@ -70,7 +70,7 @@ async function describe(path: string): Promise<Record<string, unknown>> {
   throw invalid('ERR_INVALID_ARGUMENT', `${path}: a ferrovec file of kind "${header.kind}", which this command does not describe`)
 }
 
-function readHeader(path: string): { kind: string; version: string } {
+export function readHeader(path: string): { kind: string; version: string } {
   const buf = Buffer.alloc(16)
   const fd = openSync(path, 'r')
   let n: number

@@ -155,6 +155,7 @@ fn recall_at_10_per_float_metric() {
       SearchOptions {
         ef: Some(256),
         allow: None,
+        ..Default::default()
       },
     );
     assert!(
@@ -168,6 +169,7 @@ fn recall_at_10_per_float_metric() {
       SearchOptions {
         ef: Some(1),
         allow: None,
+        ..Default::default()
       },
     );
     assert!(
@@ -273,6 +275,7 @@ fn upsert_moves_a_point_and_relinks_it() {
         SearchOptions {
           ef: Some(n),
           allow: None,
+          ..Default::default()
         },
       )
       .unwrap_or_else(|e| panic!("{e}"));
@@ -296,6 +299,7 @@ fn compaction_reclaims_slots_and_keeps_results() {
   let exhaustive = SearchOptions {
     ef: Some(n),
     allow: None,
+    ..Default::default()
   };
   let before: Vec<Vec<Neighbor>> = qs
     .chunks_exact(dim)
@@ -356,6 +360,7 @@ fn filters_return_k_allowed_results() {
     let opts = SearchOptions {
       ef: None,
       allow: Some(&allow),
+      ..Default::default()
     };
     for q in qs.chunks_exact(dim) {
       let (got, stats) = h.search_with_stats(q, K, opts).unwrap_or_else(|e| panic!("{e}"));
@@ -376,6 +381,7 @@ fn filters_return_k_allowed_results() {
       SearchOptions {
         ef: None,
         allow: Some(&few),
+        ..Default::default()
       },
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -387,6 +393,7 @@ fn filters_return_k_allowed_results() {
       SearchOptions {
         ef: None,
         allow: Some(&[]),
+        ..Default::default()
       },
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -405,6 +412,7 @@ fn stats_count_the_work_and_grow_with_ef() {
         SearchOptions {
           ef: Some(ef),
           allow: None,
+          ..Default::default()
         },
       )
       .unwrap_or_else(|e| panic!("{e}"));
@@ -587,6 +595,7 @@ fn searches_run_while_batches_insert() {
   let exhaustive = SearchOptions {
     ef: Some(batches * per),
     allow: None,
+    ..Default::default()
   };
   let mut found_default = 0;
   for (i, row) in data.chunks_exact(dim).enumerate() {
@@ -671,7 +680,8 @@ fn bad_input_is_an_error_and_changes_nothing() {
       1,
       SearchOptions {
         ef: Some(0),
-        allow: None
+        allow: None,
+        ..Default::default()
       }
     )),
     Some("ERR_INVALID_ARGUMENT")
@@ -809,7 +819,17 @@ fn random_operation_sequences_match_the_exact_model() {
       let allow: Vec<u64> = (0..300).filter(|k| k % 3 == step % 3).collect();
       for allow in [None, Some(&allow[..])] {
         let want = f.search(&q, 7, allow).unwrap();
-        let got = h.search(&q, 7, SearchOptions { ef: Some(400), allow }).unwrap();
+        let got = h
+          .search(
+            &q,
+            7,
+            SearchOptions {
+              ef: Some(400),
+              allow,
+              ..Default::default()
+            },
+          )
+          .unwrap();
         assert_eq!(got.len(), want.len(), "seed {seed} step {step}: count");
         // HNSW does not promise that every node stays reachable under churn (pruning and upserts
         // can take a node's last incoming link, as in every HNSW library), so an exhaustive beam
@@ -822,7 +842,17 @@ fn random_operation_sequences_match_the_exact_model() {
             "seed {seed} step {step}: exhaustive = exact right after compact()"
           );
         }
-        let approx = h.search(&q, 7, SearchOptions { ef: None, allow }).unwrap();
+        let approx = h
+          .search(
+            &q,
+            7,
+            SearchOptions {
+              ef: None,
+              allow,
+              ..Default::default()
+            },
+          )
+          .unwrap();
         assert_eq!(approx.len(), want.len(), "seed {seed} step {step}: k results");
         assert!(approx
           .iter()
@@ -865,7 +895,15 @@ fn cosine_distances_match_the_pairwise_kernel() {
     ] {
       for allow in [None, Some(&[0u64, 2, 5][..])] {
         let got = h
-          .search(&q, 7, SearchOptions { ef: None, allow })
+          .search(
+            &q,
+            7,
+            SearchOptions {
+              ef: None,
+              allow,
+              ..Default::default()
+            },
+          )
           .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(got.len(), allow.map_or(7, <[u64]>::len), "{what}");
         for n in got {
@@ -951,6 +989,7 @@ fn self_search(h: &HnswIndex<f32>, f: &FlatIndex<f32>, data: &[f32], live: &[u64
           SearchOptions {
             ef: Some(512),
             allow: None,
+            ..Default::default()
           },
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -1019,4 +1058,165 @@ fn duplicates_stay_reachable() {
     );
     assert!(rec >= 0.97, "{case}: recall@10 after compaction {rec:.4}");
   }
+}
+
+/// `SearchOptions::exclude`: each query searched as if its own key were not in the index (what
+/// `tune()` uses to measure indexed vectors as held-out queries).
+#[test]
+fn exclude_is_never_returned_and_k_results_still_come_back() {
+  let seed = 97;
+  let (n, dim) = (2000, 24);
+  let (h, f, data, keys) = build_f32(Metric::L2, seed, n, dim);
+  // Every 10th indexed vector as a query, excluding itself.
+  let picks: Vec<usize> = (0..n).step_by(10).collect();
+  let qs: Vec<f32> = picks
+    .iter()
+    .flat_map(|&i| data[i * dim..(i + 1) * dim].iter().copied())
+    .collect();
+  let own: Vec<u64> = picks.iter().map(|&i| keys[i]).collect();
+  let (r, stats) = h
+    .search_batch(
+      &qs,
+      K,
+      SearchOptions {
+        ef: Some(64),
+        exclude: Some(&own),
+        ..Default::default()
+      },
+    )
+    .unwrap();
+  let mut sum = 0.0;
+  for (qi, &key) in own.iter().enumerate() {
+    let got: Vec<Neighbor> = (0..r.counts[qi] as usize)
+      .map(|j| Neighbor {
+        key: r.keys[qi * r.k + j],
+        distance: r.distances[qi * r.k + j],
+      })
+      .collect();
+    assert_eq!(got.len(), K, "query {qi}: k results");
+    assert!(got.iter().all(|nb| nb.key != key), "query {qi}: own key returned");
+    assert!(!stats[qi].exact, "query {qi}: answered by the graph");
+    // The truth without the node: exact k + 1, own key dropped.
+    let want: Vec<Neighbor> = f
+      .search(&qs[qi * dim..(qi + 1) * dim], K + 1, None)
+      .unwrap()
+      .into_iter()
+      .filter(|nb| nb.key != key)
+      .take(K)
+      .collect();
+    sum += recall(&got, &want);
+  }
+  let rec = sum / own.len() as f64;
+  println!("indexed vectors as queries, self excluded: recall@10 = {rec:.4} at ef 64 (seed = {seed})");
+  assert!(rec >= 0.9, "{rec:.4} (seed = {seed})");
+
+  // What exclusion changes, at a narrow beam: the same queries searched with the node in place
+  // (k + 1, own key dropped afterwards) ride its links and score higher. Printed, not asserted.
+  let narrow = |exclude: Option<&[u64]>| {
+    let k = if exclude.is_some() { K } else { K + 1 };
+    let (r, _) = h
+      .search_batch(
+        &qs,
+        k,
+        SearchOptions {
+          ef: Some(k),
+          exclude,
+          ..Default::default()
+        },
+      )
+      .unwrap();
+    let mut sum = 0.0;
+    for (qi, &key) in own.iter().enumerate() {
+      let got: Vec<Neighbor> = (0..r.counts[qi] as usize)
+        .map(|j| Neighbor {
+          key: r.keys[qi * r.k + j],
+          distance: r.distances[qi * r.k + j],
+        })
+        .filter(|nb| nb.key != key)
+        .take(K)
+        .collect();
+      let want: Vec<Neighbor> = f
+        .search(&qs[qi * dim..(qi + 1) * dim], K + 1, None)
+        .unwrap()
+        .into_iter()
+        .filter(|nb| nb.key != key)
+        .take(K)
+        .collect();
+      sum += recall(&got, &want);
+    }
+    sum / own.len() as f64
+  };
+  println!(
+    "ef = k: recall@10 {:.4} with the node excluded, {:.4} with it in place (seed = {seed})",
+    narrow(Some(&own)),
+    narrow(None)
+  );
+
+  // Every node of a small graph excluded from its own search, so one of them is the entry point;
+  // and a graph of a few nodes, all on level 0 (the entry point is then the only door).
+  for (n, seed) in [(300usize, 5u64), (6, 6)] {
+    let (h, _, data, keys) = build_f32(Metric::Cosine, seed, n, 8);
+    let k = K.min(n - 1);
+    let (r, _) = h
+      .search_batch(
+        &data,
+        k,
+        SearchOptions {
+          ef: Some(n),
+          exclude: Some(&keys),
+          ..Default::default()
+        },
+      )
+      .unwrap();
+    for (qi, &key) in keys.iter().enumerate() {
+      assert_eq!(r.counts[qi] as usize, k, "n {n}, query {qi}");
+      assert!(
+        r.keys[qi * r.k..qi * r.k + k].iter().all(|&x| x != key),
+        "n {n}, query {qi}"
+      );
+    }
+  }
+}
+
+#[test]
+fn exclude_is_honoured_by_the_exact_fallback_and_checked() {
+  let (h, _, data, keys) = build_f32(Metric::L2, 98, 500, 16);
+  let q = &data[..16];
+  let own = [keys[0]];
+  let search = |k: usize, allow: Option<&[u64]>, exclude: Option<&[u64]>| {
+    h.search_batch(
+      q,
+      k,
+      SearchOptions {
+        ef: None,
+        allow,
+        exclude,
+      },
+    )
+  };
+  // A small allow list is answered exactly: the excluded key is skipped there too.
+  let allow: Vec<u64> = keys[..20].to_vec();
+  let (r, stats) = search(K, Some(&allow), Some(&own)).unwrap();
+  assert!(stats[0].exact);
+  assert_eq!(r.counts[0] as usize, K);
+  assert!(r.keys[..K].iter().all(|&x| x != keys[0] && allow.contains(&x)));
+  // Asking for every vector: the graph alone cannot come up with k, exact search answers with
+  // everything but the excluded key.
+  let (r, stats) = search(500, None, Some(&own)).unwrap();
+  assert!(stats[0].exact);
+  assert_eq!(r.counts[0], 499);
+  assert!(!r.keys[..499].contains(&keys[0]));
+  // Without exclusion the query finds itself first; an unknown key excludes nothing.
+  for ex in [None, Some(&[u64::MAX - 1][..])] {
+    let (r, _) = search(K, None, ex).unwrap();
+    assert_eq!(r.keys[0], keys[0]);
+    assert_eq!(r.distances[0], 0.0);
+  }
+  // One key per query, or an error (and the index is unchanged).
+  let before = h.fingerprint();
+  for bad in [&[][..], &[keys[0], keys[1]][..]] {
+    let e = search(K, None, Some(bad)).unwrap_err();
+    assert_eq!(e.code(), "ERR_INVALID_ARGUMENT", "{e}");
+  }
+  assert_eq!(h.fingerprint(), before);
 }

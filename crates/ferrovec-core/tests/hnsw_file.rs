@@ -95,6 +95,7 @@ fn same<T: Element>(a: &HnswIndex<T>, b: &HnswIndex<T>, queries: &[T]) {
   let f = SearchOptions {
     ef: Some(20),
     allow: Some(&allow),
+    ..Default::default()
   };
   assert_eq!(
     ok(a.search_batch(queries, k, f)).0,
@@ -289,6 +290,7 @@ fn saving_during_a_batch_insert_writes_a_consistent_snapshot() {
       SearchOptions {
         ef: None,
         allow: Some(&some),
+        ..Default::default()
       },
     ));
     assert_eq!(hits.len(), 3);

@@ -133,6 +133,7 @@ fn round_trips_a_ferrovec_graph_with_removed_nodes() {
     let opts = SearchOptions {
       ef: Some(32),
       allow: None,
+      ..Default::default()
     };
     assert_eq!(
       back.search(q, 10, opts).unwrap(),

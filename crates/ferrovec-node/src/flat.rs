@@ -384,6 +384,19 @@ impl NativeFlatIndex {
     ))
   }
 
+  /// Sets the rescoring multiple of `k` of a quantised index (1 turns rescoring off).
+  #[napi]
+  pub fn set_oversample(&self, env: Env, oversample: f64) -> Result<()> {
+    let mut guard = self.inner.write();
+    let AnyFlat::Quant(i) = &mut *guard else {
+      return Err(to_js(
+        &env,
+        CoreError::InvalidArgument("oversample applies to quantised indexes only".into()),
+      ));
+    };
+    i.set_oversample(oversample as f32).or_js(&env)
+  }
+
   /// Removes `key`; resolves whether it was present.
   #[napi]
   pub fn remove(&self, env: Env, key: f64) -> Result<bool> {

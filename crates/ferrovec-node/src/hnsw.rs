@@ -549,7 +549,7 @@ impl NativeHnswIndex {
     allow: Option<&[f64]>,
     stats: Option<bool>,
   ) -> Result<HnswSearchResult> {
-    let mut task = self.search_task(&query, k, ef, allow, stats.unwrap_or(false));
+    let mut task = self.search_task(&query, k, ef, allow, stats.unwrap_or(false), None);
     let out = task.compute()?;
     let r = task.resolve(env, out)?;
     let n = r.counts.first().copied().unwrap_or(0) as usize;
@@ -574,7 +574,7 @@ impl NativeHnswIndex {
     allow: Option<&[f64]>,
     stats: Option<bool>,
   ) -> AsyncTask<HnswSearchTask> {
-    AsyncTask::new(self.search_task(&queries, k, ef, allow, stats.unwrap_or(false)))
+    AsyncTask::new(self.search_task(&queries, k, ef, allow, stats.unwrap_or(false), None))
   }
 
   /// `searchBatch` on the calling thread.
@@ -588,7 +588,37 @@ impl NativeHnswIndex {
     allow: Option<&[f64]>,
     stats: Option<bool>,
   ) -> Result<HnswBatchSearchResult> {
-    let mut task = self.search_task(&queries, k, ef, allow, stats.unwrap_or(false));
+    let mut task = self.search_task(&queries, k, ef, allow, stats.unwrap_or(false), None);
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// Internal (for `tune()`, not part of the facade): `searchBatch` in which query `i` is searched
+  /// as if the key `exclude[i]` were not in the index (core `SearchOptions::exclude`).
+  #[napi(ts_return_type = "Promise<HnswBatchSearchResult>")]
+  pub fn search_batch_excluding(
+    &self,
+    queries: Either<&[f32], &[u8]>,
+    exclude: &[f64],
+    k: f64,
+    ef: Option<f64>,
+    stats: Option<bool>,
+  ) -> AsyncTask<HnswSearchTask> {
+    AsyncTask::new(self.search_task(&queries, k, ef, None, stats.unwrap_or(false), Some(exclude)))
+  }
+
+  /// Internal: `searchBatchExcluding` on the calling thread (tune times single searches with it).
+  #[napi]
+  pub fn search_batch_excluding_sync(
+    &self,
+    env: Env,
+    queries: Either<&[f32], &[u8]>,
+    exclude: &[f64],
+    k: f64,
+    ef: Option<f64>,
+    stats: Option<bool>,
+  ) -> Result<HnswBatchSearchResult> {
+    let mut task = self.search_task(&queries, k, ef, None, stats.unwrap_or(false), Some(exclude));
     let out = task.compute()?;
     task.resolve(env, out)
   }
@@ -600,6 +630,7 @@ impl NativeHnswIndex {
     ef: Option<f64>,
     allow: Option<&[f64]>,
     stats: bool,
+    exclude: Option<&[f64]>,
   ) -> HnswSearchTask {
     HnswSearchTask {
       inner: self.inner.clone(),
@@ -608,6 +639,7 @@ impl NativeHnswIndex {
       ef,
       allow: allow.map(<[f64]>::to_vec),
       stats,
+      exclude: exclude.map(<[f64]>::to_vec),
     }
   }
 }
@@ -707,6 +739,7 @@ pub struct HnswSearchTask {
   ef: Option<f64>,
   allow: Option<Vec<f64>>,
   stats: bool,
+  exclude: Option<Vec<f64>>,
 }
 
 impl Task for HnswSearchTask {
@@ -732,9 +765,11 @@ impl HnswSearchTask {
     // Unknown allowed keys are simply not candidates, but malformed ones (negative, fractional) are
     // a caller bug worth reporting.
     let allow = self.allow.as_deref().map(keys_from_f64).transpose()?;
+    let exclude = self.exclude.as_deref().map(keys_from_f64).transpose()?;
     let opts = SearchOptions {
       ef,
       allow: allow.as_deref(),
+      exclude: exclude.as_deref(),
     };
     with_rows!(&*self.inner, &self.queries, |idx, q| idx.search_batch(q, k, opts))
   }

@@ -287,6 +287,7 @@ impl Task for SearchTask {
         SearchOptions {
           ef: None,
           allow: allow.as_deref(),
+          ..Default::default()
         },
       )
     };

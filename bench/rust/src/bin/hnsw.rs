@@ -201,7 +201,7 @@ fn main() {
     let mut count = 0usize;
     while t.elapsed().as_secs_f64() < soak {
       let qi = count % nq;
-      let _ = idx.search(&queries[qi * dim..(qi + 1) * dim], 10, SearchOptions { ef: Some(64), allow: None }).unwrap();
+      let _ = idx.search(&queries[qi * dim..(qi + 1) * dim], 10, SearchOptions { ef: Some(64), allow: None, ..Default::default() }).unwrap();
       count += 1;
     }
     println!("soak: {:.0} q/s", count as f64 / t.elapsed().as_secs_f64());
@@ -215,7 +215,7 @@ fn main() {
     let mut dist = 0u64;
     let mut vis = 0u64;
     for qi in 0..nq_eval {
-      let (r, st) = idx.search_with_stats(&queries[qi * dim..(qi + 1) * dim], 10, SearchOptions { ef: Some(ef), allow: None }).unwrap();
+      let (r, st) = idx.search_with_stats(&queries[qi * dim..(qi + 1) * dim], 10, SearchOptions { ef: Some(ef), allow: None, ..Default::default() }).unwrap();
       hits += r.iter().filter(|x| truth[qi].contains(&x.key)).count();
       dist += st.distances;
       vis += st.visited;
@@ -225,7 +225,7 @@ fn main() {
     let c0 = thread_cpu_ns();
     for _ in 0..reps {
       for qi in 0..nq {
-        let _ = idx.search(&queries[qi * dim..(qi + 1) * dim], 10, SearchOptions { ef: Some(ef), allow: None }).unwrap();
+        let _ = idx.search(&queries[qi * dim..(qi + 1) * dim], 10, SearchOptions { ef: Some(ef), allow: None, ..Default::default() }).unwrap();
       }
     }
     let secs = t.elapsed().as_secs_f64() / (reps * nq) as f64;

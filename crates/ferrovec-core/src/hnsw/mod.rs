@@ -190,6 +190,13 @@ pub struct SearchOptions<'a> {
   pub ef: Option<usize>,
   /// Only these keys may be returned (keys not in the index are ignored).
   pub allow: Option<&'a [u64]>,
+  /// One key per query row (`exclude[i]` for query `i`; length = number of queries): each query
+  /// is searched as if its key were not in the index. The node is never returned, and the level-0
+  /// beam neither scores nor expands it, so a query that is an indexed vector cannot ride that
+  /// node's links straight to its neighbours (what `tune()` needs to measure indexed vectors as
+  /// held-out queries). Keys not in the index exclude nothing. Upper levels may still route
+  /// through the node (see `search_one`).
+  pub exclude: Option<&'a [u64]>,
 }
 
 /// Bytes held by an [`HnswIndex`], by part.
@@ -1008,12 +1015,31 @@ impl<T: Element> HnswIndex<T> {
     }
     let rl = self.row_len;
     let nq = check_queries(rl, queries)?;
+    if let Some(x) = opts.exclude {
+      if x.len() != nq {
+        return Err(Error::invalid_argument(format!(
+          "exclude holds one key per query: expected {nq}, got {}",
+          x.len()
+        )));
+      }
+    }
     let ef = opts.ef.unwrap_or_else(|| self.ef_search()).max(k);
 
     let g = self.graph.read();
     if self.quant.is_some() && g.quantizer.is_none() {
       return Err(self.not_trained(self.len()));
     }
+    // Excluded keys as slots (u32::MAX: nothing to exclude), resolved once under the key map lock.
+    let skips: Option<Vec<u32>> = opts.exclude.map(|x| {
+      let km = self.keymap.read();
+      x.iter().map(|k| km.get(k).copied().unwrap_or(u32::MAX)).collect()
+    });
+    let skip_of = |qi: usize| {
+      skips
+        .as_ref()
+        .and_then(|v| v.get(qi).copied())
+        .filter(|&x| x != u32::MAX)
+    };
     let filter = opts
       .allow
       .map(|keys| AllowSet::new(&g, &self.keymap.read(), keys));
@@ -1038,14 +1064,15 @@ impl<T: Element> HnswIndex<T> {
     };
     let gr = &*g;
     let results: Vec<(Vec<Neighbor>, SearchStats)> = with_repr!(self, gr, |r| {
-      let one = |s: &mut Scratch, q: &[T]| self.search_one(&plan, &r, q, s);
+      let one = |s: &mut Scratch, qi: usize, q: &[T]| self.search_one(&plan, &r, q, skip_of(qi), s);
       if nq == 1 {
         let mut s = self.pool.get();
-        vec![one(&mut s, queries)]
+        vec![one(&mut s, 0, queries)]
       } else {
         queries
           .par_chunks_exact(rl)
-          .map_init(|| self.pool.get(), |s, q| one(s, q))
+          .enumerate()
+          .map_init(|| self.pool.get(), |s, (qi, q)| one(s, qi, q))
           .collect()
       }
     });
@@ -1061,11 +1088,24 @@ impl<T: Element> HnswIndex<T> {
     Ok((out, stats))
   }
 
+  /// One query. `skip`: the slot of its excluded key (`SearchOptions::exclude`).
+  ///
+  /// How exclusion keeps the walk honest: the level-0 beam is where a query that is an indexed
+  /// vector cheats (that node's level-0 list is, by construction, its nearest neighbours), so
+  /// there the slot is pre-marked visited: never scored, expanded or returned. Upper levels only
+  /// pick the door into level 0, and the greedy descent is left as it is (it may start at, pass
+  /// through or stop on the node, like on a removed node, which keeps routing too). If it stops on
+  /// the node, the door would be the node itself; the beam then starts from the node's level-1
+  /// neighbours instead: the nodes the descent was choosing between there, which is where it would
+  /// have stopped without it. If the node is the entry point of a graph with only level 0, any
+  /// other node is the door (an index without the node would have had another entry point). When
+  /// no door is left (no level-1 links) the exact fallback below answers, honouring `skip` too.
   fn search_one<R: Repr<Elem = T>>(
     &self,
     p: &Plan<'_, T>,
     r: &R,
     q: &[T],
+    skip: Option<u32>,
     s: &mut Scratch,
   ) -> (Vec<Neighbor>, SearchStats) {
     s.stats = SearchStats::default();
@@ -1084,7 +1124,31 @@ impl<T: Element> HnswIndex<T> {
         let accept = |id: u32| !g.is_deleted(id) && p.filter.is_none_or(|f| f.allows(id));
         // A rescoring representation wants k × oversample candidates: the beam holds them all.
         let ef = p.ef.max(r.candidates(p.k));
-        g.search_layer(&sc, &[cur], ef, 0, &accept, s);
+        s.skip = skip;
+        if skip == Some(cur.id) {
+          if ep.level > 0 {
+            g.walk_neighbours(cur.id, 1, &mut s.buf);
+            s.stats.visited += 1;
+          } else {
+            s.buf.clear();
+            s.buf
+              .extend((cur.id != 0).then_some(0).or((g.len > 1).then_some(1)));
+          }
+          s.buf.retain(|&n| (n as usize) < g.len && n != cur.id);
+          s.stats.distances += s.buf.len() as u64;
+          let doors: Vec<Cand> = s
+            .buf
+            .iter()
+            .map(|&n| Cand {
+              d: sc.score(n),
+              id: n,
+            })
+            .collect();
+          g.search_layer(&sc, &doors, ef, 0, &accept, s);
+        } else {
+          // The common path: no allocation, one door.
+          g.search_layer(&sc, &[cur], ef, 0, &accept, s);
+        }
         let found = r.results(q, &mut s.results.drain(), &g.keys, p.k);
         // The graph can only come up short if the live nodes it can reach are fewer than k (heavy
         // deletes, or a batch still linking); exact search then keeps the "k results" promise.
@@ -1100,7 +1164,7 @@ impl<T: Element> HnswIndex<T> {
     match p.filter {
       Some(f) => {
         for &slot in &f.slots {
-          if !g.is_deleted(slot) {
+          if !g.is_deleted(slot) && skip != Some(slot) {
             top.push(g.keys[slot as usize], sc.score(slot));
           }
         }
@@ -1108,7 +1172,7 @@ impl<T: Element> HnswIndex<T> {
       }
       None => {
         for slot in 0..g.len as u32 {
-          if !g.is_deleted(slot) {
+          if !g.is_deleted(slot) && skip != Some(slot) {
             top.push(g.keys[slot as usize], sc.score(slot));
             s.stats.distances += 1;
           }

@@ -417,6 +417,9 @@ impl<T: Element> Graph<T> {
   /// expanded, so they keep routing the walk; they are just never results. The walk stops when the
   /// closest unexpanded candidate is farther than the worst of `ef` accepted results, so with a
   /// selective filter it goes on until it has found `ef` accepted nodes or run out of graph.
+  ///
+  /// `s.skip` (taken by this call) is marked visited before the walk starts: unlike a rejected
+  /// node it is not even expanded, as if it were not in the graph (`SearchOptions::exclude`).
   // The walk needs all of these and they differ per call; bundling them would only rename them.
   #[allow(clippy::too_many_arguments)]
   pub(crate) fn search_layer<R: Repr>(
@@ -429,6 +432,9 @@ impl<T: Element> Graph<T> {
     s: &mut Scratch,
   ) {
     s.visited.reset(self.len);
+    if let Some(x) = s.skip.take() {
+      s.visited.insert(x);
+    }
     s.candidates.clear();
     s.results.clear();
     for &e in entries {

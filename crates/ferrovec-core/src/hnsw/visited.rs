@@ -114,6 +114,10 @@ pub(crate) struct Scratch {
   pub results: BinaryHeap<Cand>,
   pub buf: Vec<u32>,
   pub stats: SearchStats,
+  /// A slot the next `search_layer` call treats as already visited
+  /// (never scored, expanded or returned). One-shot: that call takes it, so a pooled scratch can
+  /// never carry it into a later search or an insert.
+  pub skip: Option<u32>,
 }
 
 impl Scratch {
@@ -124,6 +128,7 @@ impl Scratch {
       results: BinaryHeap::new(),
       buf: Vec::new(),
       stats: SearchStats::default(),
+      skip: None,
     }
   }
 }

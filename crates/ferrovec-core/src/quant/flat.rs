@@ -200,6 +200,17 @@ impl QuantizedFlatIndex {
     &self.options
   }
 
+  /// Sets the rescoring multiple of `k` for searches from now on (saved with the index, in the
+  /// options section); `1.0` or less turns rescoring off. Fails on a value outside (0, 10000],
+  /// changing nothing.
+  pub fn set_oversample(&mut self, oversample: f32) -> Result<()> {
+    let mut options = self.options.clone();
+    options.oversample = oversample;
+    options.check(self.dim, self.metric)?;
+    self.options = options;
+    Ok(())
+  }
+
   /// The trained quantiser, if any.
   pub fn quantizer(&self) -> Option<&AnyQuantizer> {
     self.quantizer.as_ref()
