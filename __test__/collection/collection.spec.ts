@@ -385,10 +385,14 @@ test('open options: create: false, bad index options, readInfo', async (t) => {
     [{ type: 'ivf' }, 'ERR_INVALID_ARGUMENT'],
     [{ metric: 'hamming' }, 'ERR_UNKNOWN_METRIC'],
     [{ m: 1 }, 'ERR_INVALID_ARGUMENT'],
-    [{ quantization: 'int8' }, 'ERR_INVALID_ARGUMENT'],
+    [{ quantization: 'int4' }, 'ERR_INVALID_ARGUMENT'],
+    [{ quantization: 'binary', metric: 'l2' }, 'ERR_INVALID_ARGUMENT'],
+    // The embedder's 32 dimensions are known at creation: pq's m must divide them.
+    [{ quantization: { type: 'pq', m: 5 } }, 'ERR_INVALID_ARGUMENT'],
   ] as const) {
     const e = await t.throwsAsync(Collection.open(join(dir, 'c'), { embedder: new WordsEmbedder(), index: index as never }))
     t.is((e as { code?: string }).code, code)
+    t.false(existsSync(join(dir, 'c', 'collection.sqlite')))
   }
   const path = join(dir, 'c')
   const c = await Collection.open(path, { embedder: new WordsEmbedder(), index: { type: 'hnsw', m: 8, metric: 'cosine' } })
@@ -404,6 +408,52 @@ test('open options: create: false, bad index options, readInfo', async (t) => {
   t.deepEqual(read.model, live.model)
   t.truthy(read.indexPath && existsSync(read.indexPath))
   t.true(read.sizes.index > 0 && read.sizes.db > 0)
+})
+
+test('quantised collections: exact until the codes train, then search on codes; settings pinned on reopen', async (t) => {
+  const embedder = new WordsEmbedder('words-v1', 64)
+  const vocab = Array.from({ length: 60 }, (_, i) => `w${i}`)
+  const text = (i: number) => `${vocab[i % 60]} ${vocab[(i * 7) % 60]} ${vocab[(i * 13 + 5) % 60]} ${vocab[(i * 31 + 11) % 60]} doc${i}`
+  const exactTop = (docs: { id: string; text: string }[], q: Float32Array, k: number) =>
+    docs
+      .map((d) => {
+        const v = embedder.vector(d.text)
+        let dot = 0
+        for (let i = 0; i < v.length; i++) dot += v[i]! * q[i]!
+        return dot
+      })
+      .sort((a, b) => b - a)
+      .slice(0, k)
+  for (const [type, quantization] of [
+    ['flat', 'int8'],
+    ['hnsw', 'int8'],
+    ['hnsw', 'binary'],
+  ] as const) {
+    const dir = tempDir(t)
+    const c = await Collection.open(dir, { embedder, index: { type, quantization } })
+    // 50 documents: fewer than the codes need to train, so vector search is exact over the database.
+    const few = Array.from({ length: 50 }, (_, i) => ({ id: `d${i}`, text: text(i) }))
+    await c.upsert(few)
+    const q = embedder.vector('w3 w7 w21')
+    let hits = await c.search(q, { k: 5 })
+    exactTop(few, q, 5).forEach((s, i) => t.true(Math.abs(hits[i]!.score - s) < 1e-5, `${type} ${quantization} before training, rank ${i}`))
+    // Past the threshold (1,000) the index trains itself and searches its codes.
+    const many = Array.from({ length: 1200 }, (_, i) => ({ id: `d${i}`, text: text(i) }))
+    await c.upsert(many)
+    hits = await c.search(q, { k: 10 })
+    const want = exactTop(many, q, 10)
+    // Rescored (binary) or 8-bit (int8) scores on a 64-d bag of words: the top 10 holds at least 8
+    // of the exact top-10 scores (measured: all 10 for int8, 9–10 for binary).
+    const kth = want[9]! - 1e-3
+    t.true(hits.filter((h) => h.score >= kth).length >= 8, `${type} ${quantization}: ${hits.map((h) => h.score.toFixed(3)).join(' ')} vs ${want.map((x) => x.toFixed(3)).join(' ')}`)
+    t.deepEqual(c.info().index.quantization, quantization)
+    await c.close()
+    const again = await Collection.open(dir, { embedder })
+    t.is((await again.search(q, { k: 1 }))[0]!.id, hits[0]!.id)
+    const err = await t.throwsAsync(Collection.open(dir, { embedder, index: { quantization: 'none' } }))
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+    await again.close()
+  }
 })
 
 test('chunked upserts store chunks that map back to the source text', async (t) => {

@@ -16,10 +16,6 @@ const base = clusteredVectors(n, dim, 99, 100)
 const keys = sequentialKeys(n)
 const big = new BigUint64Array(n)
 for (let i = 0; i < n; i++) big[i] = BigInt(i)
-// hnswlib-node takes number[] rows. Converting them inside the build loop left ~n·dim·8 bytes of JS
-// garbage whose collection moved V8's committed heap by more than the index itself (one run read
-// 77 B/vector for a 128-B row), so they are made before the first reading, like the other inputs.
-const rows: number[][] = lib === 'hnswlib-node' ? Array.from({ length: n }, (_, i) => Array.from(base.subarray(i * dim, (i + 1) * dim))) : []
 
 /**
  * Resident memory outside V8's JS heap: RSS minus the heap V8 has committed. A forced GC can shrink
@@ -46,7 +42,7 @@ if (lib === 'ferrovec') {
   const { HierarchicalNSW } = require('hnswlib-node')
   const idx = new HierarchicalNSW('l2', dim)
   idx.initIndex({ maxElements: n, m: 16, efConstruction: 200, randomSeed: 100 })
-  for (let i = 0; i < n; i++) idx.addPoint(rows[i], i)
+  for (let i = 0; i < n; i++) idx.addPoint(Array.from(base.subarray(i * dim, (i + 1) * dim)), i)
   idx.searchKnn(Array.from(base.subarray(0, dim)), 10)
   keep = idx
 } else if (lib === 'usearch') {

@@ -33,7 +33,7 @@ import {
   NotFoundError,
   UnsupportedVersionError,
 } from '../errors.js'
-import { FlatIndex } from '../flat.js'
+import { FlatIndex, quantOptions, type Quantization } from '../flat.js'
 import { HnswIndex } from '../hnsw.js'
 import { compileFilter, type MetadataFilter } from './filter.js'
 import { ftsQuery } from './fts.js'
@@ -67,10 +67,12 @@ export interface CollectionIndexOptions {
   /** HNSW search beam width (default 64); may be changed when reopening. */
   efSearch?: number
   /**
-   * Vector storage. Only `'none'` (float32) is available in this version; quantised storage arrives
-   * with the quantisation work and will be accepted here.
+   * Vector storage (default `'none'`, float32): any {@link Quantization} of the indexes, with its
+   * default rescoring against the float vectors (kept in the index and in the database). The codes
+   * train themselves once the collection holds enough documents (1,000 for most types); until then
+   * vector search is exact over the stored vectors, so a small collection answers the same either way.
    */
-  quantization?: 'none'
+  quantization?: Quantization
 }
 
 /** The index settings a collection was created with. */
@@ -80,7 +82,7 @@ export interface CollectionIndexInfo {
   m: number
   efConstruction: number
   efSearch: number
-  quantization: 'none'
+  quantization: Quantization
 }
 
 export interface CollectionOpenOptions {
@@ -296,9 +298,14 @@ function checkIndexOptions(o: CollectionIndexOptions | undefined): CollectionInd
     if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= 1_000_000) return v
     throw invalid('ERR_INVALID_ARGUMENT', `index.${name} must be an integer ≥ ${min}, got ${String(v)}`)
   }
-  const quantization = o?.quantization ?? 'none'
-  if (quantization !== 'none') {
-    throw invalid('ERR_INVALID_ARGUMENT', `index.quantization: only 'none' is available in this version, got ${String(quantization)}`)
+  const quantization: Quantization = o?.quantization ?? 'none'
+  try {
+    quantOptions({ quantization })
+  } catch (err) {
+    throw invalid('ERR_INVALID_ARGUMENT', `index.${(err as Error).message}`)
+  }
+  if (metric === 'l2' && (quantization === 'binary' || (typeof quantization === 'object' && quantization.type === 'binary'))) {
+    throw invalid('ERR_INVALID_ARGUMENT', "index.quantization: binary codes keep only signs, which say nothing about l2 distance; use 'int8' or pq with l2")
   }
   return {
     type,
@@ -311,9 +318,15 @@ function checkIndexOptions(o: CollectionIndexOptions | undefined): CollectionInd
 }
 
 function newIndex(info: CollectionIndexInfo, dim: number): VectorIndex {
+  // Quantised indexes train themselves at their default threshold; until then #vectorSearch is exact.
+  const q = info.quantization === 'none' ? {} : { quantization: info.quantization }
   return info.type === 'flat'
-    ? new FlatIndex<CollectionMetric>({ dim, metric: info.metric })
-    : new HnswIndex<CollectionMetric>({ dim, metric: info.metric, m: info.m, efConstruction: info.efConstruction, efSearch: info.efSearch })
+    ? new FlatIndex<CollectionMetric>({ dim, metric: info.metric, ...q })
+    : new HnswIndex<CollectionMetric>({ dim, metric: info.metric, m: info.m, efConstruction: info.efConstruction, efSearch: info.efSearch, ...q })
+}
+
+function sameSetting(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
 }
 
 async function loadIndex(info: CollectionIndexInfo, path: string, dim: number): Promise<VectorIndex> {
@@ -451,6 +464,9 @@ export class Collection {
       if (!hasSchema) {
         if (embedder === null) throw invalid('ERR_INVALID_ARGUMENT', `embedder: null opens an existing collection only, and ${abs} holds none`)
         indexInfo = requested ?? checkIndexOptions(undefined)
+        // With the model's length known, an index the settings cannot make (pq's m not dividing it)
+        // is refused now rather than at the first upsert.
+        if (embedder.dimensions !== undefined && indexInfo.quantization !== 'none') newIndex(indexInfo, embedder.dimensions)
         pin = pinOf(embedder.identity)
         createSchema(db, pin, indexInfo, embedder.dimensions)
       } else {
@@ -473,10 +489,10 @@ export class Collection {
         }
         if (requested !== undefined) {
           for (const k of ['type', 'metric', 'm', 'efConstruction', 'quantization'] as const) {
-            if (options.index?.[k] !== undefined && requested[k] !== indexInfo[k]) {
+            if (options.index?.[k] !== undefined && !sameSetting(requested[k], indexInfo[k])) {
               throw invalid(
                 'ERR_INVALID_ARGUMENT',
-                `index.${k}: the collection in ${abs} was built with ${String(indexInfo[k])}, not ${String(requested[k])} (only efSearch can change on reopen)`,
+                `index.${k}: the collection in ${abs} was built with ${JSON.stringify(indexInfo[k])}, not ${JSON.stringify(requested[k])} (only efSearch can change on reopen)`,
               )
             }
           }
@@ -616,6 +632,9 @@ export class Collection {
           throw invalid('ERR_DIMENSION_MISMATCH', `document ${JSON.stringify(p.id)}: the vector has ${(p.vector as Float32Array).length} dimensions; the collection holds ${dim}`)
         }
       }
+      // The index is made before the commit: a quantisation the vectors cannot take (pq's m not
+      // dividing their length, say) fails here with nothing written.
+      if (dim !== undefined && prepared.length > 0) this.#ensureIndex(dim)
       const { result, keys, removed } = this.#commitUpsert(prepared, dim)
       testHooks.afterCommit?.()
       if (prepared.length > 0) {
@@ -831,6 +850,7 @@ export class Collection {
         else deleteMeta(db, 'index_file')
       })()
       this.#index = next
+      this.#exact = undefined
       this.#gen = gen
       this.#dim = dim
       this.#pin = target
@@ -1097,9 +1117,11 @@ export class Collection {
     if (keys !== undefined && keys.length === 0) return []
     const allow = keys === undefined ? undefined : Float64Array.from(keys)
     const r =
-      index instanceof HnswIndex
-        ? index.search(q, limit, { filter: allow, ef: ef === undefined ? undefined : Math.max(ef, limit) })
-        : index.search(q, limit, { filter: allow })
+      index.quantization?.trained === false
+        ? this.#untrainedExact().search(q, limit, { filter: allow })
+        : index instanceof HnswIndex
+          ? index.search(q, limit, { filter: allow, ef: ef === undefined ? undefined : Math.max(ef, limit) })
+          : index.search(q, limit, { filter: allow })
     const out: Ranked[] = []
     const l2 = this.#indexInfo.metric === 'l2'
     for (let i = 0; i < r.keys.length; i++) {
@@ -1108,6 +1130,24 @@ export class Collection {
     }
     return out
   }
+
+  /**
+   * Exact search for a quantised index that has not trained yet (fewer documents than its training
+   * threshold, ~1,000): a float32 FlatIndex over the database's vectors, rebuilt when a write has
+   * happened since (the sequence number moves with every write).
+   */
+  #untrainedExact(): FlatIndex<CollectionMetric> {
+    const seq = getMeta(this.#db, 'seq') ?? '0'
+    if (this.#exact?.seq !== seq) {
+      const rows = this.#db.prepare('SELECT key, vector FROM docs').all() as { key: number; vector: Buffer }[]
+      const exact = new FlatIndex<CollectionMetric>({ dim: this.#dim as number, metric: this.#indexInfo.metric })
+      exact.addBatchSync(Float64Array.from(rows.map((r) => r.key)), rows.map((r) => fromBlob(r.vector)))
+      this.#exact = { seq, index: exact }
+    }
+    return this.#exact.index
+  }
+
+  #exact: { seq: string; index: FlatIndex<CollectionMetric> } | undefined
 
   readonly #stmtCache = new Map<string, BetterSqlite3.Statement>()
   #cached(sql: string): BetterSqlite3.Statement {
