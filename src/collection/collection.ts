@@ -451,6 +451,12 @@ export class Collection {
     }
     const embedder = options.embedder === null ? null : (options.embedder ?? createEmbedder({ provider: 'use' }))
     const owns = options.embedder === undefined
+    if (!exists && embedder !== null && embedder.dimensions !== undefined) {
+      // With the model's length known, an index the settings cannot make (pq's m not dividing it) is
+      // refused now, before anything is created, rather than at the first upsert.
+      const info = requested ?? checkIndexOptions(undefined)
+      if (info.quantization !== 'none') newIndex(info, embedder.dimensions)
+    }
     if (!exists) mkdirSync(abs, { recursive: true })
     const db = await openDatabase(dbPath)
     try {
@@ -464,9 +470,6 @@ export class Collection {
       if (!hasSchema) {
         if (embedder === null) throw invalid('ERR_INVALID_ARGUMENT', `embedder: null opens an existing collection only, and ${abs} holds none`)
         indexInfo = requested ?? checkIndexOptions(undefined)
-        // With the model's length known, an index the settings cannot make (pq's m not dividing it)
-        // is refused now rather than at the first upsert.
-        if (embedder.dimensions !== undefined && indexInfo.quantization !== 'none') newIndex(indexInfo, embedder.dimensions)
         pin = pinOf(embedder.identity)
         createSchema(db, pin, indexInfo, embedder.dimensions)
       } else {
