@@ -15,6 +15,7 @@ import { recallAtK } from './lib/recall.js'
 import { fmt, printTable, ratio, type Cell, type Table } from './lib/results.js'
 import { sequentialKeys } from './lib/rng.js'
 import { interleave, type TimingOptions } from './lib/timing.js'
+import { recallQpsSvg } from './lib/svg.js'
 
 const K = 10
 const M = 16
@@ -224,8 +225,27 @@ async function measureSet(plan: Plan, spec: Plan['sets'][number], usearch: Usear
   }
 }
 
-/** The quantised-HNSW tables and findings, for the quantisation section (quant.bench.ts). */
-export async function measureQuantHnsw(quick: boolean, usearch: Usearch | undefined): Promise<{ tables: Table[]; raw: unknown[]; findings: string[] }> {
+/** Where the quantised-HNSW recall/QPS plot goes (beside RESULTS.md). */
+export const QUANT_SVG_NAME = 'quant-hnsw-recall-qps.svg'
+
+interface CurvesRaw {
+  set: string
+  n: number
+  dim: number
+  curves: Record<string, Point[]>
+}
+
+/** The recall/QPS plot of the quantised-HNSW curves: one panel per set, one line per index. */
+export function quantHnswSvg(raw: readonly unknown[], caption: string): string {
+  const sets = raw.filter((r): r is CurvesRaw => typeof r === 'object' && r !== null && 'curves' in r)
+  return recallQpsSvg(
+    sets.map((r) => ({ title: `${r.set} (${fmt(r.n)} × ${r.dim})`, series: Object.entries(r.curves).map(([name, points]) => ({ name, points })) })),
+    { caption, targets: LEVELS, perRow: 2 },
+  )
+}
+
+/** The quantised-HNSW tables, findings and plot, for the quantisation section (quant.bench.ts). */
+export async function measureQuantHnsw(quick: boolean, usearch: Usearch | undefined): Promise<{ tables: Table[]; raw: unknown[]; findings: string[]; svg: string }> {
   const plan = quick ? QUICK : FULL
   const out = { tables: [] as Table[], raw: [] as unknown[], findings: [] as string[] }
   for (const spec of plan.sets) {
@@ -235,5 +255,6 @@ export async function measureQuantHnsw(quick: boolean, usearch: Usearch | undefi
     out.raw.push(r.raw)
     out.findings.push(...r.findings)
   }
-  return out
+  const caption = `recall@${K} vs single-thread queries/s along ef, quantised HNSW (m=${M}, efConstruction=${EF_CONSTRUCTION}); dashed: recall 0.90 / 0.95 / 0.99; ${new Date().toISOString().slice(0, 16)}Z, ${quick ? 'quick run' : 'full run'}`
+  return { ...out, svg: quantHnswSvg(out.raw, caption) }
 }

@@ -14,7 +14,7 @@
 import { FlatIndex, HnswIndex, type FlatIndexOptions, type QuantizationOptions } from './lib/ferrovec.js'
 import { loadRealSet, type RealSet } from './lib/datasets.js'
 import { loadPeer } from './lib/peers.js'
-import { measureQuantHnsw } from './quant-hnsw.bench.js'
+import { measureQuantHnsw, QUANT_SVG_NAME } from './quant-hnsw.bench.js'
 import { recallAtK } from './lib/recall.js'
 import { printTable, ratio, type Cell, type Section, type Table } from './lib/results.js'
 import { sequentialKeys } from './lib/rng.js'
@@ -238,10 +238,12 @@ export async function runQuant(o: { quick: boolean }): Promise<Section> {
   raw.push(...h.raw)
   findings.push(...h.findings)
   return {
+    files: { [QUANT_SVG_NAME]: h.svg },
     id: 'quant',
     title: 'Quantisation: f16, int8, binary and PQ codes (FlatIndex and HnswIndex) vs f32, with usearch i8/b1',
     intro: [
       'ferrovec `FlatIndex` with each `quantization` and its default rescoring unless noted; async `searchBatch` on both cores; recall@10 by the threshold rule against exact search on the same base. usearch: `Index` with `quantization` i8/b1, connectivity 16, built on 2 threads, batch `search` on all threads.',
+      `Recall/QPS plot of the HNSW curves: [${QUANT_SVG_NAME}](${QUANT_SVG_NAME}) (written by \`npm run bench:quant\`).`,
       'HNSW tables (quant-hnsw.bench.ts): each index built once on both cores (m = 16, efConstruction = 200); each ef point measures recall@10 against exact FlatIndex truth on the same base and single-thread queries/s, one query per call, all contenders interleaved in every round; queries/s at a recall level is interpolated log-linearly between the bracketing ef points of each curve.',
     ],
     tables,

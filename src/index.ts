@@ -32,6 +32,7 @@ export type {
   FlatTuneOptions,
   FlatTuneResult,
   FlatTuneTrial,
+  TuneOutcome,
   TuneOptions,
   TuneProgress,
   TuneResult,

@@ -101,14 +101,14 @@ export interface TuneOptions<M extends Metric = Metric> extends BaseTuneOptions<
   maxEf?: number
 }
 
-/** What {@link HnswIndex.tune} found. */
-export interface TuneResult extends TuneSetting {
+/** What every tune found, whatever setting it searched. */
+export interface TuneOutcome {
   /**
-   * Whether some setting met the target. Then `efSearch` is the smallest that did; otherwise it is
-   * the setting with the best recall found (the smallest of equals), and it was not applied.
+   * Whether some setting met the target. Then the chosen setting is the smallest that did;
+   * otherwise it is the one with the best recall found (the smallest of equals), not applied.
    */
   reached: boolean
-  /** Recall measured at `efSearch`. */
+  /** Recall measured at the chosen setting. */
   recall: number
   targetRecall: number
   k: number
@@ -116,8 +116,12 @@ export interface TuneResult extends TuneSetting {
   queries: number
   /** The keys whose vectors served as queries, when they were sampled from the index. */
   sampleKeys?: Float64Array
-  /** Whether `efSearch` was set on the index (so the next `save()` keeps it). */
+  /** Whether the setting was applied to the index (so the next `save()` keeps it). */
   applied: boolean
+}
+
+/** What {@link HnswIndex.tune} found. */
+export interface TuneResult extends TuneSetting, TuneOutcome {
   /** The efSearch the index had before tuning. */
   previousEfSearch: number
   /** Every setting measured, by ascending efSearch. */
@@ -153,23 +157,12 @@ export interface FlatTuneOptions<M extends Metric = Metric> extends BaseTuneOpti
 }
 
 /** What {@link FlatIndex.tune} found. */
-export interface FlatTuneResult {
+export interface FlatTuneResult extends TuneOutcome {
   /**
    * The smallest oversampling factor (a multiple of 1/k) whose recall met the target, or when none
    * did, the one with the best recall (the smallest of equals), not applied.
    */
   oversample: number
-  reached: boolean
-  /** Recall measured at `oversample`. */
-  recall: number
-  targetRecall: number
-  k: number
-  /** Number of queries measured. */
-  queries: number
-  /** The keys whose vectors served as queries, when they were sampled from the index. */
-  sampleKeys?: Float64Array
-  /** Whether `oversample` was set on the index (so the next `save()` keeps it). */
-  applied: boolean
   /** The oversampling factor the index had before tuning (1: no rescoring). */
   previousOversample: number
   /** Every setting measured, by ascending oversample. */

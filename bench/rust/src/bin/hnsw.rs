@@ -18,37 +18,13 @@
 
 use std::time::Instant;
 
+#[path = "../common.rs"]
+mod common;
+use common::{thread_cpu_ns, process_cpu_ns, read_f32};
+
 use ferrovec_core::hnsw::SearchOptions;
 use ferrovec_core::{HnswIndex, HnswParams, Metric};
 use simsimd::SpatialSimilarity;
-
-/// CPU time of the calling thread in ns (Linux `schedstat`), 0 elsewhere. On a shared, loaded
-/// machine wall time mostly measures the neighbours; CPU time measures this process's work.
-fn thread_cpu_ns() -> u64 {
-  std::fs::read_to_string("/proc/thread-self/schedstat")
-    .ok()
-    .and_then(|s| s.split_whitespace().next()?.parse().ok())
-    .unwrap_or(0)
-}
-
-/// CPU time of the whole process (all threads, user + system) in ns, at clock-tick resolution.
-fn process_cpu_ns() -> u64 {
-  std::fs::read_to_string("/proc/self/stat")
-    .ok()
-    .and_then(|s| {
-      // Fields after the command name (which may hold spaces) start at ") ".
-      let rest = s.rsplit_once(") ")?.1;
-      let f: Vec<&str> = rest.split_whitespace().collect();
-      let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-      Some(ticks * 10_000_000)
-    })
-    .unwrap_or(0)
-}
-
-fn read_f32(path: &str) -> Vec<f32> {
-  let b = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-  b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
 
 #[cfg(target_arch = "x86_64")]
 mod k4 {

@@ -18,28 +18,13 @@
 
 use std::time::Instant;
 
+#[path = "../common.rs"]
+mod common;
+use common::{process_cpu_ns, read_f32};
+
 use ferrovec_core::quant::{QuantOptions, QuantSpec, QuantizedFlatIndex};
 use ferrovec_core::metric;
 use ferrovec_core::{BatchResult, FlatIndex, Metric, Neighbor};
-
-/// CPU time of the whole process (all threads, user + system) in ns. Clock ticks are 10 ms, so the
-/// loops below run for at least ~1 s of CPU each.
-fn process_cpu_ns() -> u64 {
-  std::fs::read_to_string("/proc/self/stat")
-    .ok()
-    .and_then(|s| {
-      let rest = s.rsplit_once(") ")?.1;
-      let f: Vec<&str> = rest.split_whitespace().collect();
-      let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-      Some(ticks * 10_000_000)
-    })
-    .unwrap_or(0)
-}
-
-fn read_f32(path: &str) -> Vec<f32> {
-  let b = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-  b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
 
 /// CPU ns per query of `f` (which answers `per_call` queries), repeated until ≥ `min_ns` of CPU.
 fn cpu_per_query(per_call: usize, min_ns: u64, mut f: impl FnMut()) -> f64 {

@@ -133,6 +133,34 @@ pub struct QuantizedFlatIndex {
   codes: Vec<u8>,
 }
 
+/// One query's scan of `n` rows: split into ranges (one per [`MIN_ROWS_PER_TASK`] rows, at most two
+/// per thread, so a large index uses every core and a small one pays no task overhead), `pick(lo,
+/// hi)` run on each (in parallel when there are several) and the partial tops merged. `empty` is
+/// only for a split that yields no range.
+fn scan_ranges<T: Send>(
+  n: usize,
+  pick: impl Fn(usize, usize) -> T + Sync + Send,
+  merge: impl Fn(T, T) -> T + Sync + Send,
+  empty: impl FnOnce() -> T,
+) -> T {
+  let ranges = n
+    .div_ceil(MIN_ROWS_PER_TASK)
+    .clamp(1, rayon::current_num_threads().max(1) * 2);
+  let per = n.div_ceil(ranges);
+  let range = |r: usize| {
+    let hi = ((r + 1) * per).min(n);
+    pick((r * per).min(hi), hi)
+  };
+  if ranges == 1 {
+    return range(0);
+  }
+  (0..ranges)
+    .into_par_iter()
+    .map(range)
+    .reduce_with(merge)
+    .unwrap_or_else(empty)
+}
+
 impl QuantizedFlatIndex {
   /// An empty index. Fails on a spec the metric cannot use (binary on `l2`, pq `m` not dividing
   /// `dim`, …) or on options out of range.
@@ -528,29 +556,18 @@ impl QuantizedFlatIndex {
       top
     };
     let n = allow.map_or(self.len(), <[usize]>::len);
-    let ranges = n
-      .div_ceil(MIN_ROWS_PER_TASK)
-      .clamp(1, rayon::current_num_threads().max(1) * 2);
-    let per = n.div_ceil(ranges);
-    let pick = |r: usize| -> TopK {
-      let (lo, hi) = (r * per, ((r + 1) * per).min(n));
-      match allow {
+    let top = scan_ranges(
+      n,
+      |lo, hi| match allow {
         None => scan(&mut (lo..hi)),
-        Some(s) => scan(&mut s[lo.min(hi)..hi].iter().copied()),
-      }
-    };
-    let top = if ranges == 1 {
-      pick(0)
-    } else {
-      (0..ranges)
-        .into_par_iter()
-        .map(pick)
-        .reduce_with(|mut a, b| {
-          a.merge(b);
-          a
-        })
-        .unwrap_or_else(|| TopK::new(kc))
-    };
+        Some(s) => scan(&mut s[lo..hi].iter().copied()),
+      },
+      |mut a, b| {
+        a.merge(b);
+        a
+      },
+      || TopK::new(kc),
+    );
     self.finish(q, query, top, k)
   }
 

@@ -23,7 +23,7 @@
 
 use rayon::prelude::*;
 
-use super::{QuantizedFlatIndex, MIN_ROWS_PER_TASK, QUERY_BLOCK, ROW_CHUNK_BYTES};
+use super::{scan_ranges, QuantizedFlatIndex, QUERY_BLOCK, ROW_CHUNK_BYTES};
 use crate::metric::codes::{
   dot_i8_tile_kernel, hamming_tile_kernel, hamming_words_of, DotI8Tile, I8_PAD, I8_TILE,
 };
@@ -115,14 +115,6 @@ impl HammingTop {
   }
 }
 
-/// How many row ranges a single query's scan of `n` rows is split into, and their size.
-fn split_rows(n: usize) -> (usize, usize) {
-  let ranges = n
-    .div_ceil(MIN_ROWS_PER_TASK)
-    .clamp(1, rayon::current_num_threads().max(1) * 2);
-  (ranges, n.div_ceil(ranges))
-}
-
 impl QuantizedFlatIndex {
   /// Binary scan of every row for each query (row-major `queries`): each query's `kc` best slots by
   /// Hamming count, finished (rescored or converted) to its `k` results.
@@ -157,23 +149,15 @@ impl QuantizedFlatIndex {
     let prepared = |x: &[f32]| hamming_words_of(&q.prepare(x));
     let found: Vec<Vec<Neighbor>> = if queries.len() == self.dim {
       let qw = prepared(queries);
-      let (ranges, per) = split_rows(n);
-      let pick = |r: usize| {
-        let mut t = scan(&qw, r * per, ((r + 1) * per).min(n));
-        t.pop().unwrap_or_else(|| HammingTop::new(kc))
-      };
-      let top = if ranges == 1 {
-        pick(0)
-      } else {
-        (0..ranges)
-          .into_par_iter()
-          .map(pick)
-          .reduce_with(|mut a, b| {
-            a.merge(b);
-            a
-          })
-          .unwrap_or_else(|| HammingTop::new(kc))
-      };
+      let top = scan_ranges(
+        n,
+        |lo, hi| scan(&qw, lo, hi).pop().unwrap_or_else(|| HammingTop::new(kc)),
+        |mut a, b| {
+          a.merge(b);
+          a
+        },
+        || HammingTop::new(kc),
+      );
       vec![top.into_sorted()]
     } else {
       let per = block_size(queries.len() / self.dim);
@@ -242,23 +226,15 @@ impl QuantizedFlatIndex {
     };
     let tops: Vec<TopK> = if queries.len() == dim {
       let prepared = [q.prepare(queries)];
-      let (ranges, per) = split_rows(n);
-      let pick = |r: usize| {
-        let mut t = scan(&prepared, r * per, ((r + 1) * per).min(n));
-        t.pop().unwrap_or_else(|| TopK::new(kc))
-      };
-      let top = if ranges == 1 {
-        pick(0)
-      } else {
-        (0..ranges)
-          .into_par_iter()
-          .map(pick)
-          .reduce_with(|mut a, b| {
-            a.merge(b);
-            a
-          })
-          .unwrap_or_else(|| TopK::new(kc))
-      };
+      let top = scan_ranges(
+        n,
+        |lo, hi| scan(&prepared, lo, hi).pop().unwrap_or_else(|| TopK::new(kc)),
+        |mut a, b| {
+          a.merge(b);
+          a
+        },
+        || TopK::new(kc),
+      );
       vec![top]
     } else {
       let per = block_size(queries.len() / dim);
