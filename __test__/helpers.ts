@@ -77,3 +77,23 @@ export function bruteForce(
   all.sort((x, y) => x[1] - y[1] || x[0] - y[0])
   return all.slice(0, k)
 }
+
+/**
+ * Seeded Gaussian clusters: `clusters` centres uniform in [−scale, scale)^dim drawn from `centreSeed`,
+ * then `n` points around them (spread `spread`) drawn from `seed`. Data and query sets that share the
+ * centre seed share the clusters, as real queries share a corpus' topics.
+ */
+export function gaussianClusters(o: { centreSeed: number; clusters: number; dim: number; scale: number; spread: number }, seed: number, n: number): Float32Array {
+  const rc = rng(o.centreSeed)
+  const centres = Float32Array.from({ length: o.clusters * o.dim }, () => rc() * 2 * o.scale - o.scale)
+  const r = rng(seed)
+  const out = new Float32Array(n * o.dim)
+  for (let i = 0; i < n; i++) {
+    const c = Math.floor(r() * o.clusters)
+    for (let j = 0; j < o.dim; j++) {
+      const g = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())
+      out[i * o.dim + j] = centres[c * o.dim + j]! + o.spread * g
+    }
+  }
+  return out
+}

@@ -9,7 +9,7 @@ import { recallAtK } from '../src/recall.js'
 import type { CliContext } from '../src/cli/command.js'
 import { tuneCommand } from '../src/cli/tune.js'
 import { fvecs, tempDir } from './cli/run.js'
-import { rng } from './helpers.js'
+import { gaussianClusters } from './helpers.js'
 
 const DIM = 64
 const N = 3000
@@ -24,23 +24,7 @@ const K = 10
  */
 const TOLERANCE = 0.03
 
-const centres = (() => {
-  const r = rng(2000)
-  return Float32Array.from({ length: CLUSTERS * DIM }, () => r() * 2 - 1)
-})()
-/** Seeded Gaussian clusters around shared centres (the same for the data and every query set). */
-function clustered(seed: number, n: number): Float32Array {
-  const r = rng(seed)
-  const out = new Float32Array(n * DIM)
-  for (let i = 0; i < n; i++) {
-    const c = Math.floor(r() * CLUSTERS)
-    for (let j = 0; j < DIM; j++) {
-      const g = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())
-      out[i * DIM + j] = centres[c * DIM + j]! + 0.6 * g
-    }
-  }
-  return out
-}
+const clustered = (seed: number, n: number): Float32Array => gaussianClusters({ centreSeed: 2000, clusters: CLUSTERS, dim: DIM, scale: 1, spread: 0.6 }, seed, n)
 
 const data = clustered(21, N)
 const keys = Float64Array.from({ length: N }, (_, i) => i * 2 + 5)

@@ -20,7 +20,7 @@ import { UsageError, type CliContext } from '../src/cli/command.js'
 import { tuneCommand } from '../src/cli/tune.js'
 import { exactNeighbours, findSmallestSetting, type TuneTrial } from '../src/tune.js'
 import { fvecs, tempDir } from './cli/run.js'
-import { bruteForce, randomBytes, randomVectors, rng } from './helpers.js'
+import { bruteForce, gaussianClusters, randomBytes, randomVectors } from './helpers.js'
 
 const DIM = 48
 const N = 3000
@@ -36,22 +36,7 @@ const K = 10
 const TOLERANCE = 0.03
 
 /** Seeded Gaussian clusters around shared centres: the same centres for the data and every query set. */
-const centres = (() => {
-  const r = rng(1000)
-  return Float32Array.from({ length: CLUSTERS * DIM }, () => r() * 4 - 2)
-})()
-function clustered(seed: number, n: number): Float32Array {
-  const r = rng(seed)
-  const out = new Float32Array(n * DIM)
-  for (let i = 0; i < n; i++) {
-    const c = Math.floor(r() * CLUSTERS)
-    for (let j = 0; j < DIM; j++) {
-      const g = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())
-      out[i * DIM + j] = centres[c * DIM + j]! + g
-    }
-  }
-  return out
-}
+const clustered = (seed: number, n: number): Float32Array => gaussianClusters({ centreSeed: 1000, clusters: CLUSTERS, dim: DIM, scale: 2, spread: 1 }, seed, n)
 
 const data = clustered(1, N)
 const keys = Float64Array.from({ length: N }, (_, i) => i * 3 + 7)

@@ -325,8 +325,11 @@ function newIndex(info: CollectionIndexInfo, dim: number): VectorIndex {
     : new HnswIndex<CollectionMetric>({ dim, metric: info.metric, m: info.m, efConstruction: info.efConstruction, efSearch: info.efSearch, ...q })
 }
 
+/** Equal index settings: values, or objects such as `{ type: 'pq', m: 8 }` in any key order. */
 function sameSetting(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b)
+  const canonical = (v: unknown): string =>
+    v !== null && typeof v === 'object' ? JSON.stringify(Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1)))) : JSON.stringify(v)
+  return canonical(a) === canonical(b)
 }
 
 async function loadIndex(info: CollectionIndexInfo, path: string, dim: number): Promise<VectorIndex> {
