@@ -1042,7 +1042,9 @@ fn duplicates_stay_reachable() {
     assert!(rec >= 0.97, "{case}: recall@10 {rec:.4}");
 
     // Removing most of each copy group (every key ≡ 0, 1 or 2 mod 4 among the first 568, the
-    // copies when unshuffled) and compacting must leave the rest reachable too.
+    // copies when unshuffled) and compacting must leave the rest reachable and found too. Before
+    // compaction's own re-attach pass, about 1 parallel build in 10 left 9 of 1,702 nodes found
+    // only at a wider ef; after it, 0–1 per run over 120 runs.
     let gone: Vec<u64> = keys.iter().copied().filter(|k| *k < 568 && k % 4 != 3).collect();
     for &k in &gone {
       assert!(h.remove(k));

@@ -447,33 +447,47 @@ pub(crate) fn connect_orphans<T: Element, R: Repr>(
       found.clear();
       found.extend(s.results.drain());
       found.sort_unstable();
-      let mut linked = false;
-      for v in found.iter().map(|c| c.id) {
-        let _lock = g.locks[v as usize].lock();
-        g.neighbours_locked(v, 0, &mut buf);
-        if buf.len() < g.m0 {
-          buf.push(u);
-          g.set_neighbours_locked(v, 0, &buf);
-        } else {
-          let sv = Scorer::node(r, v);
-          let victim = buf
-            .iter()
-            .enumerate()
-            .filter(|(_, &w)| indeg.get(w as usize).is_some_and(|&d| d >= 2))
-            .map(|(i, &w)| (sv.score(w), i, w))
-            .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-          let Some((_, i, w)) = victim else { continue };
-          buf[i] = u;
-          g.set_neighbours_locked(v, 0, &buf);
-          indeg[w as usize] -= 1;
-        }
-        indeg[u as usize] += 1;
-        linked = true;
-        break;
-      }
+      let linked = attach(g, r, u, &found, &mut indeg, &mut buf);
       if linked {
         mark(u, &mut reach, &mut buf);
       }
     }
   }
+}
+
+/// Links `u` on level 0 from the nearest node of `found` (sorted nearest first) that can take it:
+/// one with a free slot, or else one that can give up its farthest link to a node with another
+/// incoming link (`indeg` ≥ 2, counted by the caller over the links that matter), so the eviction
+/// leaves nobody without a way in. Keeps `indeg` current; returns whether `u` was linked.
+pub(crate) fn attach<T: Element, R: Repr>(
+  g: &Graph<T>,
+  r: &R,
+  u: u32,
+  found: &[Cand],
+  indeg: &mut [u32],
+  buf: &mut Vec<u32>,
+) -> bool {
+  for v in found.iter().map(|c| c.id) {
+    let _lock = g.locks[v as usize].lock();
+    g.neighbours_locked(v, 0, buf);
+    if buf.len() < g.m0 {
+      buf.push(u);
+      g.set_neighbours_locked(v, 0, buf);
+    } else {
+      let sv = Scorer::node(r, v);
+      let victim = buf
+        .iter()
+        .enumerate()
+        .filter(|(_, &w)| indeg.get(w as usize).is_some_and(|&d| d >= 2))
+        .map(|(i, &w)| (sv.score(w), i, w))
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+      let Some((_, i, w)) = victim else { continue };
+      buf[i] = u;
+      g.set_neighbours_locked(v, 0, buf);
+      indeg[w as usize] -= 1;
+    }
+    indeg[u as usize] += 1;
+    return true;
+  }
+  false
 }
