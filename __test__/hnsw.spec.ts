@@ -156,6 +156,34 @@ test('switching from FlatIndex is one word: same calls, same shapes, same answer
   t.true(hnsw.capacity >= hnsw.size)
 })
 
+test('single search: same answers as a one-row batch, arrays sized to what was found, at any k', (t) => {
+  const dim = 8
+  const n = 300
+  const data = randomVectors(21, n, dim)
+  const index = new HnswIndex({ dim, metric: 'l2', seed: 3 })
+  index.addBatchSync(Float64Array.from({ length: n }, (_, i) => i), data)
+  const q = randomVectors(22, 1, dim)
+  // k below, at and above the size, and above the bound where the native side sizes the result.
+  for (const k of [1, 10, n, n + 5, 5000]) {
+    const one = index.search(q, k, { ef: 400 })
+    const batch = index.searchBatchSync(q, k, { ef: 400 })
+    const found = Math.min(k, n)
+    t.is(one.keys.length, found, `k ${k}`)
+    t.is(one.distances.length, found)
+    // Exactly sized: a caller reading `.buffer` sees only the results.
+    t.is(one.keys.buffer.byteLength, found * 8)
+    t.is(one.distances.buffer.byteLength, found * 4)
+    t.deepEqual(one.keys, batch.keys.slice(0, batch.counts[0]))
+    t.deepEqual(one.distances, batch.distances.slice(0, batch.counts[0]))
+  }
+  // Stats take the other native path and agree on the neighbours.
+  const withStats = index.search(q, 10, { ef: 400, stats: true })
+  t.deepEqual(withStats.keys, index.search(q, 10, { ef: 400 }).keys)
+  t.true(withStats.stats!.distances > 0)
+  // An empty index answers with empty arrays.
+  t.deepEqual(new HnswIndex({ dim, metric: 'l2' }).search(q, 5), { keys: new Float64Array(0), distances: new Float32Array(0) })
+})
+
 test('async and sync twins agree: seeded single-thread builds are identical, batch searches equal', async (t) => {
   const dim = 24
   const n = 1500

@@ -13,7 +13,7 @@ import type {
 import { checkMetric, kindOf, type InputOf, type Metric, type VectorOf } from './metric.js'
 import { native, type NativeHnswIndex } from './native.js'
 import { tune, type TuneOptions, type TuneResult } from './tune.js'
-import { toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeysLike } from './vectors.js'
+import { INTO_MAX_K, searchInto, toAllowList, toBytesArg, toK, toKey, toKeyedRows, toRow, toRows, type Key, type KeysLike } from './vectors.js'
 
 /**
  * Options of {@link HnswIndex}. The quantisation options ({@link QuantizationOptions}) are the flat
@@ -437,8 +437,11 @@ export class HnswIndex<M extends Metric = 'cosine'> {
     const kk = toK(k)
     const ef = optInt(options?.ef, 'ef', 1)
     const allow = toAllowList(options?.filter, () => this.#inner.keys())
-    const r = callNative(() => this.#inner.search(q, kk, ef, allow, options?.stats === true))
-    return r.stats === undefined || r.stats === null ? { keys: r.keys, distances: r.distances } : r
+    if (options?.stats === true || kk > INTO_MAX_K) {
+      const r = callNative(() => this.#inner.search(q, kk, ef, allow, options?.stats === true))
+      return r.stats === undefined || r.stats === null ? { keys: r.keys, distances: r.distances } : r
+    }
+    return searchInto(kk, (keys, distances) => this.#inner.searchInto(q, kk, ef, allow, keys, distances))
   }
 
   /**

@@ -1,7 +1,7 @@
 // Input normalisation: every accepted shape becomes one flat typed array before crossing into native
 // code, so the engine sees a single path. Only *shape and type* are checked here (what a typed array
 // cannot carry); values (NaN, ±Infinity) are checked once, in the core.
-import { invalid } from './errors.js'
+import { callNative, invalid } from './errors.js'
 
 /** A float vector: `Float32Array` (passed without copying), or any array of numbers. */
 export type VectorLike = Float32Array | Float64Array | readonly number[] | ArrayLike<number>
@@ -177,4 +177,23 @@ export function toAllowList(filter: KeyFilter | undefined, allKeys: () => Float6
     return Float64Array.from(allowed)
   }
   return toKeys(filter)
+}
+
+/**
+ * Largest k a single search serves through {@link searchInto}. Beyond it the native side sizes the
+ * result instead: k far above the index size is legal, and preallocating it would waste memory.
+ */
+export const INTO_MAX_K = 4096
+
+/**
+ * A single-query search that writes into arrays allocated here (`run` returns how many neighbours it
+ * wrote), trimmed to that count. V8 allocates small typed arrays far more cheaply than native code
+ * can hand them over, which matters when the whole search takes microseconds.
+ */
+export function searchInto(k: number, run: (keys: Float64Array, distances: Float32Array) => number): { keys: Float64Array; distances: Float32Array } {
+  const keys = new Float64Array(k)
+  const distances = new Float32Array(k)
+  const n = callNative(() => run(keys, distances))
+  // slice, not subarray: callers may read `.buffer`, which must hold exactly the results.
+  return n === k ? { keys, distances } : { keys: keys.slice(0, n), distances: distances.slice(0, n) }
 }

@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync, renameSync, rmSync, existsSync } from 'nod
 import { awaitNative, callNative, InvalidInputError, IoError, CorruptFileError } from '../errors.js'
 import { native } from '../native.js'
 import type { NativeHnswlib } from '../native.js'
+import { INTO_MAX_K, searchInto } from '../vectors.js'
 
 export type SpaceName = 'l2' | 'ip' | 'cosine'
 
@@ -477,7 +478,8 @@ export class HierarchicalNSW {
   searchKnn(...args: unknown[]): SearchResult {
     const { index, query, k, allow } = this.#searchArgs(args)
     if (k === 0) return { distances: [], neighbors: [] }
-    return toResult(callNative(() => index.search(query, k, allow, this.#normalize)))
+    if (k > INTO_MAX_K) return toResult(callNative(() => index.search(query, k, allow, this.#normalize)))
+    return toResult(searchInto(k, (keys, distances) => index.searchInto(query, k, allow, this.#normalize, keys, distances)))
   }
 
   /** `searchKnn` off the JS thread (a ferrovec addition). */

@@ -13,7 +13,7 @@ use ferrovec_core::error::Context;
 use ferrovec_core::flat::{k_from_f64, BatchResult};
 use ferrovec_core::hnsw::{AddOptions, AnyHnswIndex, HnswParams, OpenOptions, SearchOptions};
 use ferrovec_core::keys::{key_from_f64, keys_from_f64, MAX_KEY};
-use ferrovec_core::{Error as CoreError, HnswIndex, Metric, SearchStats as CoreStats};
+use ferrovec_core::{Error as CoreError, HnswIndex, Metric, Neighbor, SearchStats as CoreStats};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -165,6 +165,39 @@ fn to_js_batch(r: BatchResult, stats: Option<Vec<CoreStats>>) -> HnswBatchSearch
       exact: s.iter().map(|x| u8::from(x.exact)).collect::<Vec<_>>().into(),
     }),
   }
+}
+
+/// A caller-allocated `Float64Array` the binding writes keys into. The alias is how napi-derive
+/// takes a typed array mutably: it reads a written-out `&mut T` parameter as a `&mut self`-style
+/// class reference (`FromNapiMutRef`), but converts an alias through `&mut [f64]`'s `FromNapiValue`,
+/// which borrows the array's memory for the call (no copy). The call is synchronous on the JS
+/// thread, so nothing else touches the array meanwhile.
+pub(crate) type OutKeys<'a> = &'a mut [f64];
+/// A caller-allocated `Float32Array` for distances; see [`OutKeys`].
+pub(crate) type OutDistances<'a> = &'a mut [f32];
+
+/// Runs a single search whose neighbours go into the caller's `keys` and `distances` (checked to
+/// hold `k` before searching, so a short array is an error rather than a truncated result); returns
+/// how many were written.
+pub(crate) fn write_into(
+  k: usize,
+  keys: &mut [f64],
+  distances: &mut [f32],
+  search: impl FnOnce() -> ferrovec_core::Result<Vec<Neighbor>>,
+) -> ferrovec_core::Result<u32> {
+  if keys.len() < k || distances.len() < k {
+    return Err(CoreError::InvalidArgument(format!(
+      "result arrays hold {} keys and {} distances; k is {k}",
+      keys.len(),
+      distances.len()
+    )));
+  }
+  let found = search()?;
+  for ((n, key), dist) in found.iter().zip(keys.iter_mut()).zip(distances.iter_mut()) {
+    *key = n.key as f64;
+    *dist = n.distance;
+  }
+  Ok(found.len() as u32)
 }
 
 /// A non-negative integer option up to `max`.
@@ -536,6 +569,43 @@ impl NativeHnswIndex {
     Ok(NativeHnswIndex {
       inner: Arc::new(index.into()),
     })
+  }
+
+  /// One query's neighbours written into `keys` and `distances` (caller-allocated, at least `k`
+  /// long); returns how many were found. The facade's `search` without stats.
+  ///
+  /// Why a second single-query entry: a small index answers in a few microseconds, about what
+  /// `search`'s result object used to cost (the query copied into a task, a padded batch result,
+  /// two external ArrayBuffers with finalizers, an object with three properties). Here the query is
+  /// borrowed, V8 allocates the two small arrays itself, and only a number comes back.
+  #[napi]
+  #[allow(clippy::too_many_arguments)]
+  pub fn search_into(
+    &self,
+    env: Env,
+    query: Either<&[f32], &[u8]>,
+    k: f64,
+    ef: Option<f64>,
+    allow: Option<&[f64]>,
+    #[napi(ts_arg_type = "Float64Array")] keys: OutKeys,
+    #[napi(ts_arg_type = "Float32Array")] distances: OutDistances,
+  ) -> Result<u32> {
+    let mut run = || {
+      let k = k_from_f64(k)?;
+      let allow = allow.map(keys_from_f64).transpose()?;
+      let opts = SearchOptions {
+        ef: ef_from(ef)?,
+        allow: allow.as_deref(),
+        exclude: None,
+      };
+      write_into(k, keys, distances, || match (&*self.inner, &query) {
+        (AnyHnsw::F32(i), Either::A(q)) => i.search(q, k, opts),
+        (AnyHnsw::Bits(i), Either::B(q)) => i.search(q, k, opts),
+        (AnyHnsw::F32(_), _) => Err(wrong_kind(false)),
+        (AnyHnsw::Bits(_), _) => Err(wrong_kind(true)),
+      })
+    };
+    run().or_js(&env)
   }
 
   /// The `k` nearest neighbours of one query (sync: a single search is sub-millisecond).

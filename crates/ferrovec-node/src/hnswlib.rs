@@ -15,6 +15,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::error::{to_js, CoreResultExt};
+use crate::hnsw::{write_into, OutDistances, OutKeys};
 
 /// One query's neighbours, nearest first.
 #[napi(object)]
@@ -186,6 +187,40 @@ impl NativeHnswlib {
     };
     let out = task.compute()?;
     task.resolve(env, out)
+  }
+
+  /// `search` written into caller-allocated `keys` and `distances` (at least `k` long); returns how
+  /// many were found. Same reason as `NativeHnswIndex::search_into`: at a few microseconds per
+  /// search, building the result object natively cost about as much as the search.
+  #[napi]
+  #[allow(clippy::too_many_arguments)]
+  pub fn search_into(
+    &self,
+    env: Env,
+    query: &[f32],
+    k: f64,
+    allow: Option<&[f64]>,
+    normalize: bool,
+    #[napi(ts_arg_type = "Float64Array")] keys: OutKeys,
+    #[napi(ts_arg_type = "Float32Array")] distances: OutDistances,
+  ) -> Result<u32> {
+    let mut run = || {
+      let k = k_from_f64(k)?;
+      let allow = allow.map(keys_from_f64).transpose()?;
+      let opts = SearchOptions {
+        ef: None,
+        allow: allow.as_deref(),
+        ..Default::default()
+      };
+      write_into(k, keys, distances, || {
+        if normalize {
+          self.inner.search(&prepare(query, true), k, opts)
+        } else {
+          self.inner.search(query, k, opts)
+        }
+      })
+    };
+    run().or_js(&env)
   }
 
   /// `search` off the JS thread.

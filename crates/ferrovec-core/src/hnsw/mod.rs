@@ -1050,14 +1050,9 @@ impl<T: Element> HnswIndex<T> {
     k: usize,
     opts: SearchOptions<'_>,
   ) -> Result<(Vec<Neighbor>, SearchStats)> {
-    let (r, stats) = self.search_batch(query, k, opts)?;
-    let n = r.counts.first().map_or(0, |&c| c as usize);
-    let out = r.keys[..n]
-      .iter()
-      .zip(&r.distances[..n])
-      .map(|(&key, &distance)| Neighbor { key, distance })
-      .collect();
-    Ok((out, stats.first().copied().unwrap_or_default()))
+    // Straight from the per-query results: a single search skips the padded batch layout.
+    let (mut each, _) = self.search_each(query, k, opts)?;
+    Ok(each.pop().unwrap_or_default())
   }
 
   /// The `k` nearest neighbours of each row of `queries` (row-major), in one flat result, plus
@@ -1068,6 +1063,28 @@ impl<T: Element> HnswIndex<T> {
     k: usize,
     opts: SearchOptions<'_>,
   ) -> Result<(BatchResult, Vec<SearchStats>)> {
+    let (results, k_eff) = self.search_each(queries, k, opts)?;
+    let mut out = BatchResult::padded(results.len(), k_eff);
+    let mut stats = Vec::with_capacity(results.len());
+    for (qi, (nbrs, st)) in results.into_iter().enumerate() {
+      out.counts[qi] = nbrs.len() as u32;
+      for (j, nb) in nbrs.into_iter().enumerate() {
+        out.keys[qi * k_eff + j] = nb.key;
+        out.distances[qi * k_eff + j] = nb.distance;
+      }
+      stats.push(st);
+    }
+    Ok((out, stats))
+  }
+
+  /// Each query's neighbours and stats, plus the k actually served (k, or fewer when fewer
+  /// candidates exist).
+  fn search_each(
+    &self,
+    queries: &[T],
+    k: usize,
+    opts: SearchOptions<'_>,
+  ) -> Result<(Vec<QueryResult>, usize)> {
     check_k(k)?;
     if let Some(ef) = opts.ef {
       check_ef(ef, "ef")?;
@@ -1105,9 +1122,8 @@ impl<T: Element> HnswIndex<T> {
     let live = self.len();
     let n_cand = filter.as_ref().map_or(live, |f| f.slots.len());
     let k_eff = k.min(n_cand);
-    let mut out = BatchResult::padded(nq, k_eff);
     if k_eff == 0 {
-      return Ok((out, vec![SearchStats::default(); nq]));
+      return Ok((vec![(Vec::new(), SearchStats::default()); nq], 0));
     }
     let exact = filter.as_ref().is_some_and(|f| {
       let a = f.slots.len() as f64;
@@ -1122,7 +1138,7 @@ impl<T: Element> HnswIndex<T> {
       entry: *self.entry.read(),
     };
     let gr = &*g;
-    let results: Vec<(Vec<Neighbor>, SearchStats)> = with_repr!(self, gr, |r| {
+    let results: Vec<QueryResult> = with_repr!(self, gr, |r| {
       let one = |s: &mut Scratch, qi: usize, q: &[T]| self.search_one(&plan, &r, q, skip_of(qi), s);
       if nq == 1 {
         let mut s = self.pool.get();
@@ -1135,16 +1151,7 @@ impl<T: Element> HnswIndex<T> {
           .collect()
       }
     });
-    let mut stats = Vec::with_capacity(nq);
-    for (qi, (nbrs, st)) in results.into_iter().enumerate() {
-      out.counts[qi] = nbrs.len() as u32;
-      for (j, nb) in nbrs.into_iter().enumerate() {
-        out.keys[qi * k_eff + j] = nb.key;
-        out.distances[qi * k_eff + j] = nb.distance;
-      }
-      stats.push(st);
-    }
-    Ok((out, stats))
+    Ok((results, k_eff))
   }
 
   /// One query. `skip`: the slot of its excluded key (`SearchOptions::exclude`).
@@ -1242,6 +1249,9 @@ impl<T: Element> HnswIndex<T> {
     (r.results_keyed(q, top.into_sorted(), &slot_of, p.k), s.stats)
   }
 }
+
+/// One query's neighbours, nearest first, and what finding them cost.
+type QueryResult = (Vec<Neighbor>, SearchStats);
 
 /// What every query of one search call shares.
 struct Plan<'a, T: Element> {
