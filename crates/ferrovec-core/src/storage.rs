@@ -183,6 +183,10 @@ impl<T: FileElement> Vectors<T> {
       .unwrap_or(0);
     let bytes = len.saturating_mul(std::mem::size_of::<T>());
     let end = offset.saturating_add(bytes);
+    if len == 0 {
+      // Nothing to serve (an empty index, or originals dropped): don't keep the file mapped.
+      return Ok(Vectors::default());
+    }
     Ok(match c.into_bytes() {
       FileBytes::Mapped(map) => match MappedRows::new(map, offset, len) {
         Ok(rows) => Vectors::Mapped(rows),
