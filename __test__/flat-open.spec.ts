@@ -95,7 +95,7 @@ test('open() maps f32, hamming and quantised files and searches exactly like loa
         t.is(mem.codes, held.codes, `${name}: codes are copied into memory`)
         t.is(mem.originals, 0, `${name}: originals are not held`)
         t.is(mem.mapped, live * dim * 4, `${name}: originals mapped (0 when dropped)`)
-        t.is(mem.vectors, mem.codes, name)
+        t.is(mem.vectors, mem.codes!, name)
         t.is(mem.total, held.total - held.originals!, name)
       }
       t.is(held.mapped, 0, name)
