@@ -223,8 +223,9 @@ export class FlatIndex<M extends Metric = 'cosine'> {
   }
 
   /**
-   * Loads an index written by {@link save} (or {@link saveSync}), off the JS thread. The whole file is
-   * validated first (checksums, sizes, keys, values); with `options`, so are its `dim` and `metric`.
+   * Loads an index written by {@link save} (or {@link saveSync}) into memory, off the JS thread. The
+   * whole file is validated first (checksums, sizes, keys, values); with `options`, so are its `dim`
+   * and `metric`. {@link open} maps the file read-only instead of copying its vectors in.
    *
    * @throws {CorruptFileError} `ERR_CORRUPT_FILE` for a damaged, truncated or foreign file.
    * @throws {UnsupportedVersionError} `ERR_UNSUPPORTED_VERSION` for a file from a newer format.

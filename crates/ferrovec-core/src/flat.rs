@@ -2,7 +2,7 @@
 //!
 //! Rows live in one contiguous row-major buffer; a key → slot map gives O(1) `get`/`remove`. The
 //! buffer is owned, or, for an index opened with [`FlatIndex::open_read_only`], a view of the file's
-//! row section in a read-only memory map ([`crate::storage`]): the scan reads it in place, so a
+//! row section in a read-only memory map (`storage.rs`): the scan reads it in place, so a
 //! mapped index answers exactly as the loaded one.
 //!
 //! ```text

@@ -29,6 +29,22 @@
 //! can still be crafted, so counts must multiply out to the section sizes, keys must be unique and
 //! in range, and every `f32` must be finite (the invariant `add` keeps), or the load fails with
 //! `ERR_CORRUPT_FILE`.
+//!
+//! # Read-only mapped open
+//!
+//! [`FlatIndex::open_read_only`], [`QuantizedFlatIndex::open_read_only`] and [`AnyFlatIndex::open`]
+//! with `read_only` map the file and run the very checks of a load, in the same order, so a damaged
+//! file fails with the same error (only the rows are checked on the mapped view instead of a copy).
+//! Keys (and a quantised index's codes, which every search scans) are copied into memory; `VECS` —
+//! the scanned rows of a plain index, the originals a quantised index rescores — is served from the
+//! mapping (`crate::storage::Vectors`). The originals of a quantised index thus have three storage
+//! modes: in memory (load), on disk read through the mapping (this), or dropped (`keepOriginals`
+//! false; such a file maps nothing). Every write fails with `ERR_READ_ONLY`.
+//!
+//! The hazard is HNSW's (see `hnsw/file.rs`): if another process truncates the file or rewrites it
+//! in place while it is mapped, touching a vanished page raises SIGBUS and kills the process.
+//! ferrovec's own saves replace files by rename, which leaves an existing mapping on the old file, so
+//! saving over an open file is safe; a foreign tool editing it in place is not: use `load` then.
 
 use std::collections::HashMap;
 use std::path::Path;

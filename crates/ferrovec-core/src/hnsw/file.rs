@@ -51,7 +51,8 @@
 //! copies the small sections (keys, tombstones, levels, lists: about `4·(1 + 2m)` bytes per node)
 //! into memory, and serves the vectors — most of the file — straight from the mapping. The graph is
 //! copied rather than mapped because its words are atomics rewritten in place by inserts; mapping
-//! them would mean a second graph representation for one read-only use.
+//! them would mean a second graph representation for one read-only use. The rows' storage type
+//! (owned or mapped) is `crate::storage::Vectors`, shared with the flat indexes' read-only open.
 //!
 //! A mapping has one hazard a read does not: if another process truncates the file (or rewrites it
 //! in place) while it is mapped, touching a vanished page raises SIGBUS, which kills the process.
