@@ -143,9 +143,9 @@ export class IoError extends StorageError {
 }
 
 /**
- * A write (`add`, `addBatch`, `remove`, `compact`) on an index opened read-only from its file
- * (`HnswIndex.open(path, { readOnly: true })`). Nothing was changed; load the file instead to get a
- * writable copy.
+ * A write (`add`, `addBatch`, `remove`, `train`, and on HNSW `compact`) on an index opened read-only
+ * from its file (`HnswIndex.open` or `FlatIndex.open`, `readOnly: true` by default). Nothing was
+ * changed; load the file instead to get a writable copy.
  */
 export class ReadOnlyError extends StorageError {
   declare readonly code: 'ERR_READ_ONLY'

@@ -104,6 +104,18 @@ export interface LoadOptions<M extends Metric = Metric> {
   metric?: M
 }
 
+/** Options of {@link FlatIndex.open}: what the file must hold, and how to open it. */
+export interface FlatOpenOptions<M extends Metric = Metric> extends LoadOptions<M> {
+  /**
+   * Default `true`: map the file and serve searches with the vectors read straight from it (only the
+   * keys, and a quantised index's codes, are copied into memory): an f32 index scans the mapped
+   * rows, a quantised one scans its codes and rescores the best `k × oversample` candidates with the
+   * originals read through the mapping. Every write throws `ERR_READ_ONLY`. `false` reads the whole
+   * file into memory, as {@link FlatIndex.load}.
+   */
+  readOnly?: boolean
+}
+
 /** Options of the add methods. */
 export interface AddOptions {
   /** Replace the vector of a key that is already present instead of throwing `ERR_DUPLICATE_KEY`. */
@@ -142,13 +154,19 @@ export interface BatchSearchResult extends SearchResult {
 
 /** Bytes held by an index. */
 export interface MemoryUsage {
-  /** Vector storage: f32 rows, or for a quantised index `codes + originals`. */
+  /** Vector storage held in memory: f32 rows, or for a quantised index `codes + originals`. */
   vectors: number
   keys: number
   total: number
+  /**
+   * Bytes of vectors (the rows, or a quantised index's originals) served from the file mapping of a
+   * read-only index ({@link FlatIndex.open}); 0 otherwise. The OS page cache holds them, not the
+   * process heap, so they are in neither `vectors` nor `total`.
+   */
+  mapped: number
   /** Quantised indexes: the codes the scan reads. */
   codes?: number
-  /** Quantised indexes: the f32 originals kept for rescoring (0 when dropped). */
+  /** Quantised indexes: the f32 originals held in memory for rescoring (0 when dropped or mapped). */
   originals?: number
 }
 
@@ -205,8 +223,9 @@ export class FlatIndex<M extends Metric = 'cosine'> {
   }
 
   /**
-   * Loads an index written by {@link save} (or {@link saveSync}), off the JS thread. The whole file is
-   * validated first (checksums, sizes, keys, values); with `options`, so are its `dim` and `metric`.
+   * Loads an index written by {@link save} (or {@link saveSync}) into memory, off the JS thread. The
+   * whole file is validated first (checksums, sizes, keys, values); with `options`, so are its `dim`
+   * and `metric`. {@link open} maps the file read-only instead of copying its vectors in.
    *
    * @throws {CorruptFileError} `ERR_CORRUPT_FILE` for a damaged, truncated or foreign file.
    * @throws {UnsupportedVersionError} `ERR_UNSUPPORTED_VERSION` for a file from a newer format.
@@ -227,6 +246,43 @@ export class FlatIndex<M extends Metric = 'cosine'> {
     return FlatIndex.#adopt<M>(callNative(() => native.NativeFlatIndex.loadSync(p, dim, metric)))
   }
 
+  /**
+   * Opens an index file read-only (the default, `readOnly: true`), off the JS thread: the file is
+   * memory-mapped and validated like {@link load} (same checks, same errors), the keys (and a
+   * quantised index's codes) are copied into memory, and searches read the vectors straight from the
+   * mapping, with results identical to the loaded index's. An f32 or `hamming` index scans the mapped
+   * rows; a quantised index scans its codes and rescores the best `k × oversample` candidates with
+   * the originals read through the mapping, so the originals stay on disk instead of in memory. Every
+   * write (`add`, `addBatch`, `remove`, `train`) throws a {@link ReadOnlyError} (`ERR_READ_ONLY`);
+   * `oversample` (a search setting) can still be set; `save` writes a copy. `{ readOnly: false }`
+   * is {@link load}.
+   *
+   * Do not truncate or rewrite the file in place while it is open (another program could): reading a
+   * vanished page of a mapping kills the process with SIGBUS. Replacing the file by rename, as every
+   * ferrovec `save` does, is safe: the open index keeps reading the old file. Use {@link load} when
+   * the file may be changed in place.
+   *
+   * @throws {CorruptFileError} `ERR_CORRUPT_FILE` for a damaged, truncated or foreign file.
+   * @throws {UnsupportedVersionError} `ERR_UNSUPPORTED_VERSION` for a file from a newer format.
+   * @throws {IoError} `ERR_IO` when the file cannot be opened or mapped.
+   * @throws {InvalidInputError} `ERR_DIMENSION_MISMATCH` / `ERR_INVALID_ARGUMENT` when it is not what
+   *   `options` expects, or for bad options.
+   */
+  static async open<M extends Metric = Metric>(path: string | URL, options?: FlatOpenOptions<M>): Promise<FlatIndex<M>> {
+    const p = toPath(path)
+    const [dim, metric] = expectations(options)
+    const ro = readOnlyOption(options)
+    return FlatIndex.#adopt<M>(await awaitNative(native.NativeFlatIndex.open(p, dim, metric, ro)))
+  }
+
+  /** {@link open} on the calling thread. */
+  static openSync<M extends Metric = Metric>(path: string | URL, options?: FlatOpenOptions<M>): FlatIndex<M> {
+    const p = toPath(path)
+    const [dim, metric] = expectations(options)
+    const ro = readOnlyOption(options)
+    return FlatIndex.#adopt<M>(callNative(() => native.NativeFlatIndex.openSync(p, dim, metric, ro)))
+  }
+
   /** An index from bytes made by {@link toBuffer} (or read from a saved file), validated like {@link load}. */
   static fromBuffer<M extends Metric = Metric>(bytes: Uint8Array | ArrayBuffer, options?: LoadOptions<M>): FlatIndex<M> {
     const buf = toBytesArg(bytes)
@@ -237,7 +293,9 @@ export class FlatIndex<M extends Metric = 'cosine'> {
   /**
    * Saves the index to `path`, off the JS thread. The file is written beside `path` under a temporary
    * name, flushed to disk and renamed over `path`: a crash or kill mid-save leaves the previous file
-   * as it was. Adds wait for the save to finish; searches do not.
+   * as it was. Adds wait for the save to finish; searches do not. A read-only index ({@link open})
+   * writes a copy, which {@link load} reads back writable; saving over its own file is safe too (the
+   * open index keeps reading the replaced file).
    *
    * @throws {IoError} `ERR_IO` when the file cannot be written (the previous file is untouched).
    */
@@ -255,6 +313,11 @@ export class FlatIndex<M extends Metric = 'cosine'> {
   /** The index in ferrovec's file format (the bytes {@link save} writes). */
   toBuffer(): Buffer {
     return callNative(() => this.#inner.toBuffer())
+  }
+
+  /** Whether the index was opened read-only from its file ({@link open}); writes then throw `ERR_READ_ONLY`. */
+  get readOnly(): boolean {
+    return this.#inner.readOnly
   }
 
   /** Dimensions of every vector. */
@@ -524,6 +587,15 @@ export function toPath(path: unknown): string {
     throw invalid('ERR_INVALID_ARGUMENT', `path must be a non-empty string or a file: URL, got ${typeof path}`)
   }
   return path
+}
+
+/** The `readOnly` open option, checked; default `true` (internal; shared with `hnsw.ts`). */
+export function readOnlyOption(options: { readOnly?: unknown } | undefined): boolean {
+  const ro = options?.readOnly
+  if (ro !== undefined && typeof ro !== 'boolean') {
+    throw invalid('ERR_INVALID_ARGUMENT', `readOnly must be a boolean, got ${typeof ro}`)
+  }
+  return ro ?? true
 }
 
 /** `dim` and `metric` of load options, checked (internal; shared with `hnsw.ts`). */

@@ -1,5 +1,5 @@
 import { awaitNative, callNative, invalid } from './errors.js'
-import { expectations, quantizationInfo, quantOptions, toPath, trainingSample } from './flat.js'
+import { expectations, quantizationInfo, quantOptions, readOnlyOption, toPath, trainingSample } from './flat.js'
 import type {
   AddOptions,
   BatchSearchResult,
@@ -505,14 +505,6 @@ export class HnswIndex<M extends Metric = 'cosine'> {
 
 /** A native handle on its way into the constructor; set only inside `HnswIndex.#adopt`. */
 let adopting: NativeHnswIndex | undefined
-
-function readOnlyOption(options: HnswOpenOptions | undefined): boolean {
-  const ro = options?.readOnly
-  if (ro !== undefined && typeof ro !== 'boolean') {
-    throw invalid('ERR_INVALID_ARGUMENT', `readOnly must be a boolean, got ${typeof ro}`)
-  }
-  return ro ?? true
-}
 
 function clean(r: HnswBatchSearchResult & { stats?: BatchSearchStats | null }): HnswBatchSearchResult {
   if (r.stats === undefined || r.stats === null) {

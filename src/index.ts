@@ -4,6 +4,7 @@ export type {
   AddOptions,
   BatchSearchResult,
   FlatIndexOptions,
+  FlatOpenOptions,
   LoadOptions,
   MemoryUsage,
   Quantization,

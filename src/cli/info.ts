@@ -64,7 +64,8 @@ async function describe(path: string): Promise<Record<string, unknown>> {
     }
   }
   if (header.kind === 'FLAT') {
-    const index = await FlatIndex.load<Metric>(path)
+    // Read-only too: the rows (or a quantised index's originals) stay in the file mapping.
+    const index = await FlatIndex.open<Metric>(path, { readOnly: true })
     return { path, type: 'index', kind: 'flat', format: header.version, bytes: st.size, dim: index.dim, metric: index.metric, size: index.size, memory: index.memoryUsage() }
   }
   throw invalid('ERR_INVALID_ARGUMENT', `${path}: a ferrovec file of kind "${header.kind}", which this command does not describe`)

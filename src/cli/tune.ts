@@ -76,9 +76,10 @@ example: ferrovec tune ./docs.fvx --target 0.95 --k 10 --save
     const maxEf = intOption('max-ef', values['max-ef'], DEFAULT_MAX_EF, 1, 1 << 20)
     const maxOversample = numberOption('max-oversample', values['max-oversample'], DEFAULT_MAX_OVERSAMPLE, 1, 10_000)
 
-    // HNSW opens read-only: the vectors stay in the file mapping (tuning only reads them), and a save replaces
-    // the file by rename, which the mapping survives. A flat index is loaded (tuning sets its factor per trial).
-    const index = hnsw ? await HnswIndex.open<Metric>(file!, { readOnly: true }) : await FlatIndex.load<Metric>(file!)
+    // Both open read-only: the vectors (a quantised flat index's originals) stay in the file mapping, as tuning
+    // only reads them and sets search settings (efSearch, oversample), and a save replaces the file by rename,
+    // which the mapping survives.
+    const index = hnsw ? await HnswIndex.open<Metric>(file!, { readOnly: true }) : await FlatIndex.open<Metric>(file!, { readOnly: true })
     if (!hnsw && (index as FlatIndex<Metric>).quantization === undefined) {
       throw invalid('ERR_INVALID_ARGUMENT', `${file}: an exact (not quantised) flat index has nothing to tune`)
     }

@@ -58,7 +58,7 @@ pub enum Error {
 
   /// A write (add, remove, compact) on an index opened read-only from a file: its vectors are
   /// served straight from a read-only memory map. Nothing was changed.
-  #[error("cannot {op}: the index was opened read-only (its vectors are mapped from the file); load it to get a writable copy")]
+  #[error("cannot {op}: the index was opened read-only (memory-mapped from its file); load it to get a writable copy")]
   ReadOnly { op: &'static str },
 
   /// A quantised index was searched (or given vectors with automatic training off) before its

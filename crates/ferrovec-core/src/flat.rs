@@ -1,6 +1,9 @@
 //! Exact (brute-force) search.
 //!
-//! Rows live in one contiguous row-major buffer; a key → slot map gives O(1) `get`/`remove`.
+//! Rows live in one contiguous row-major buffer; a key → slot map gives O(1) `get`/`remove`. The
+//! buffer is owned, or, for an index opened with [`FlatIndex::open_read_only`], a view of the file's
+//! row section in a read-only memory map (`storage.rs`): the scan reads it in place, so a
+//! mapped index answers exactly as the loaded one.
 //!
 //! ```text
 //!   data:  [ row 0 (row_len) | row 1 | row 2 | ... | row n-1 ]     keys: [k0, k1, k2, ..., k(n-1)]
@@ -20,6 +23,7 @@ use rayon::prelude::*;
 use crate::batch::{check_batch, check_queries};
 use crate::error::{Error, Result};
 use crate::metric::{Element, Metric, TileKernel, TILE};
+use crate::storage::Vectors;
 use crate::topk::{Neighbor, TopK};
 
 /// Largest supported `dim` (logical dimensions; bits for `hamming`).
@@ -80,9 +84,13 @@ pub(crate) fn allowed_slots(slots: &HashMap<u64, usize>, allow: Option<&[u64]>) 
 /// Bytes held by an index, by part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryUsage {
+  /// Rows held in this process's memory (0 for rows served from a mapping).
   pub vectors: usize,
   pub keys: usize,
   pub total: usize,
+  /// Bytes of rows served from a read-only file mapping ([`FlatIndex::open_read_only`]): the OS
+  /// page cache holds them, not this process's heap, so they are not in `total`.
+  pub mapped: usize,
 }
 
 /// An exact index over rows of `T` (`f32` vectors, or bit-packed `u8` rows for `hamming`).
@@ -92,9 +100,11 @@ pub struct FlatIndex<T: Element> {
   dim: usize,
   row_len: usize,
   tile: TileKernel<T>,
-  data: Vec<T>,
+  data: Vectors<T>,
   keys: Vec<u64>,
   slots: HashMap<u64, usize>,
+  /// Opened read-only from a file: every write fails with `ERR_READ_ONLY`.
+  read_only: bool,
 }
 
 /// Checks `dim` and the metric/element pairing, returning the stored row length.
@@ -126,19 +136,22 @@ impl<T: Element> FlatIndex<T> {
       dim,
       row_len,
       tile,
-      data: Vec::new(),
+      data: Vectors::default(),
       keys: Vec::new(),
       slots: HashMap::new(),
+      read_only: false,
     })
   }
 
-  /// An index over rows that the caller has fully validated (the file loader: `flat_file.rs`).
+  /// An index over rows that the caller has fully validated (the file loader: `flat_file.rs`);
+  /// `read_only` for a mapped open.
   pub(crate) fn from_parts(
     metric: Metric,
     dim: usize,
-    data: Vec<T>,
+    data: Vectors<T>,
     keys: Vec<u64>,
     slots: HashMap<u64, usize>,
+    read_only: bool,
   ) -> Result<Self> {
     let row_len = check_params::<T>(dim, metric)?;
     let tile = T::tile_kernel(metric)?;
@@ -150,12 +163,26 @@ impl<T: Element> FlatIndex<T> {
       data,
       keys,
       slots,
+      read_only,
     })
   }
 
   /// Every row, row-major in storage order (parallel to [`FlatIndex::keys`]).
   pub fn data(&self) -> &[T] {
-    &self.data
+    self.data.as_slice()
+  }
+
+  /// Whether the index was opened read-only from a file ([`FlatIndex::open_read_only`]).
+  pub fn is_read_only(&self) -> bool {
+    self.read_only
+  }
+
+  fn check_writable(&self, op: &'static str) -> Result<()> {
+    if self.read_only {
+      Err(Error::ReadOnly { op })
+    } else {
+      Ok(())
+    }
   }
 
   pub fn metric(&self) -> Metric {
@@ -201,7 +228,9 @@ impl<T: Element> FlatIndex<T> {
 
   /// Adds `keys.len()` rows from the row-major `vectors`. All-or-nothing: every key and row is
   /// checked before anything is stored, so a batch with one bad row leaves the index as it was.
+  /// Fails with `ERR_READ_ONLY` on an index opened read-only.
   pub fn add_batch(&mut self, keys: &[u64], vectors: &[T], upsert: bool) -> Result<()> {
+    self.check_writable("add")?;
     let present = |k: u64| self.slots.contains_key(&k);
     check_batch(
       self.row_len,
@@ -210,16 +239,18 @@ impl<T: Element> FlatIndex<T> {
       if upsert { None } else { Some(&present) },
     )?;
     let new_rows = keys.iter().filter(|k| !self.slots.contains_key(k)).count();
-    self.data.reserve(new_rows * self.row_len);
+    // Owned on every writable index (only a read-only open maps, and it was refused above).
+    let data = self.data.owned_mut()?;
+    data.reserve(new_rows * self.row_len);
     self.keys.reserve(new_rows);
     self.slots.reserve(new_rows);
     for (&key, row) in keys.iter().zip(vectors.chunks_exact(self.row_len)) {
       match self.slots.get(&key) {
-        Some(&slot) => self.data[slot * self.row_len..(slot + 1) * self.row_len].copy_from_slice(row),
+        Some(&slot) => data[slot * self.row_len..(slot + 1) * self.row_len].copy_from_slice(row),
         None => {
           self.slots.insert(key, self.keys.len());
           self.keys.push(key);
-          self.data.extend_from_slice(row);
+          data.extend_from_slice(row);
         }
       }
     }
@@ -227,28 +258,42 @@ impl<T: Element> FlatIndex<T> {
   }
 
   /// Removes `key`; returns whether it was present.
+  ///
+  /// On a read-only index this is [`FlatIndex::try_remove`]'s `ERR_READ_ONLY` reported as `false`;
+  /// prefer `try_remove` where that matters.
   pub fn remove(&mut self, key: u64) -> bool {
+    self.try_remove(key).unwrap_or(false)
+  }
+
+  /// [`FlatIndex::remove`], failing with `ERR_READ_ONLY` (changing nothing) on an index opened
+  /// read-only.
+  pub fn try_remove(&mut self, key: u64) -> Result<bool> {
+    self.check_writable("remove")?;
+    if !self.slots.contains_key(&key) {
+      return Ok(false);
+    }
+    let rl = self.row_len;
+    let data = self.data.owned_mut()?;
     let Some(slot) = self.slots.remove(&key) else {
-      return false;
+      return Ok(false);
     };
     let last = self.keys.len() - 1;
     if slot != last {
       let moved = self.keys[last];
       self.keys[slot] = moved;
-      self.data.copy_within(
-        last * self.row_len..(last + 1) * self.row_len,
-        slot * self.row_len,
-      );
+      data.copy_within(last * rl..(last + 1) * rl, slot * rl);
       self.slots.insert(moved, slot);
     }
     self.keys.truncate(last);
-    self.data.truncate(last * self.row_len);
-    true
+    data.truncate(last * rl);
+    Ok(true)
   }
 
-  /// Bytes held, by part (capacity, not length: what the process actually pays).
+  /// Bytes held, by part (capacity, not length: what the process actually pays); rows served from
+  /// a mapping are `mapped`, outside `total`.
   pub fn memory_usage(&self) -> MemoryUsage {
     let vectors = self.data.capacity() * std::mem::size_of::<T>();
+    let mapped = self.data.mapped_bytes();
     // hashbrown stores (key, slot) pairs plus one control byte per bucket.
     let map = self.slots.capacity() * (std::mem::size_of::<(u64, usize)>() + 1);
     let keys = self.keys.capacity() * std::mem::size_of::<u64>() + map;
@@ -256,6 +301,7 @@ impl<T: Element> FlatIndex<T> {
       vectors,
       keys,
       total: vectors + keys + std::mem::size_of::<Self>(),
+      mapped,
     }
   }
 
@@ -331,7 +377,7 @@ impl<T: Element> FlatIndex<T> {
 
   #[inline]
   fn row(&self, slot: usize) -> &[T] {
-    &self.data[slot * self.row_len..(slot + 1) * self.row_len]
+    &self.data.as_slice()[slot * self.row_len..(slot + 1) * self.row_len]
   }
 
   /// Scores a block of queries against the rows at `slots`: row chunk by row chunk, every tile of
@@ -344,12 +390,19 @@ impl<T: Element> FlatIndex<T> {
     T::tile_norms(queries, rl, &mut norms);
     let chunk_rows = (ROW_CHUNK_BYTES / (rl * std::mem::size_of::<T>()).max(1)).max(1);
     let mut dists = [0f32; TILE];
+    // Resolved once: owned or mapped, the scan reads the same rows.
+    let data = self.data.as_slice();
     for chunk in slots.chunks(chunk_rows) {
       for (t, tile_q) in queries.chunks(TILE * rl).enumerate() {
         let n = tile_q.len() / rl;
         let (tile_norms, tile_tops) = (&norms[t * TILE..t * TILE + n], &mut tops[t * TILE..t * TILE + n]);
         for &slot in chunk {
-          (self.tile)(tile_q, tile_norms, self.row(slot), &mut dists[..n]);
+          (self.tile)(
+            tile_q,
+            tile_norms,
+            &data[slot * rl..(slot + 1) * rl],
+            &mut dists[..n],
+          );
           let key = self.keys[slot];
           for (top, &d) in tile_tops.iter_mut().zip(dists.iter()) {
             top.push(key, d);

@@ -29,6 +29,22 @@
 //! can still be crafted, so counts must multiply out to the section sizes, keys must be unique and
 //! in range, and every `f32` must be finite (the invariant `add` keeps), or the load fails with
 //! `ERR_CORRUPT_FILE`.
+//!
+//! # Read-only mapped open
+//!
+//! [`FlatIndex::open_read_only`], [`QuantizedFlatIndex::open_read_only`] and [`AnyFlatIndex::open`]
+//! with `read_only` map the file and run the very checks of a load, in the same order, so a damaged
+//! file fails with the same error (only the rows are checked on the mapped view instead of a copy).
+//! Keys (and a quantised index's codes, which every search scans) are copied into memory; `VECS` —
+//! the scanned rows of a plain index, the originals a quantised index rescores — is served from the
+//! mapping (`crate::storage::Vectors`). The originals of a quantised index thus have three storage
+//! modes: in memory (load), on disk read through the mapping (this), or dropped (`keepOriginals`
+//! false; such a file maps nothing). Every write fails with `ERR_READ_ONLY`.
+//!
+//! The hazard is HNSW's (see `hnsw/file.rs`): if another process truncates the file or rewrites it
+//! in place while it is mapped, touching a vanished page raises SIGBUS and kills the process.
+//! ferrovec's own saves replace files by rename, which leaves an existing mapping on the old file, so
+//! saving over an open file is safe; a foreign tool editing it in place is not: use `load` then.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -38,10 +54,11 @@ use rayon::prelude::*;
 use crate::error::{Context, Error, Result};
 use crate::flat::{check_params, FlatIndex};
 use crate::format::codec::{out_of_memory, LeCodec, LeReader};
-use crate::format::{self, kind, read_file, Container, FileElement, Tag, Writer};
+use crate::format::{self, kind, map_file, read_file, Container, FileBytes, FileElement, Tag, Writer};
 use crate::keys::MAX_KEY;
-use crate::metric::{Element, Metric};
+use crate::metric::Metric;
 use crate::quant::{self, AnyQuantizer, QuantOptions, QuantSpec, QuantizedFlatIndex};
+use crate::storage::Vectors;
 
 /// Index parameters.
 pub const PARAMS: Tag = Tag(*b"PARM");
@@ -68,6 +85,17 @@ pub struct LoadOptions {
   pub metric: Option<Metric>,
 }
 
+/// How [`AnyFlatIndex::open`] and [`crate::AnyHnswIndex::open`] open a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+  /// Map the file and serve vectors from the mapping (the rows of a plain index, the originals of a
+  /// quantised one, the rows of an HNSW graph); every write fails with `ERR_READ_ONLY`. `false`
+  /// reads the file into memory, as `load`.
+  pub read_only: bool,
+  /// What the file must hold (as for `load`).
+  pub expect: LoadOptions,
+}
+
 /// A loaded flat index of either element type, for callers that learn the type from the file.
 #[derive(Debug, Clone)]
 pub enum AnyFlatIndex {
@@ -88,9 +116,48 @@ impl AnyFlatIndex {
   /// Read, not mapped: the index copies its rows into memory it owns anyway, and a mapping would let
   /// another process truncating the file mid-load fault (SIGBUS) and take the host process down.
   pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
+    Self::open(
+      path,
+      &OpenOptions {
+        read_only: false,
+        expect: *options,
+      },
+    )
+  }
+
+  /// Loads (`read_only: false`) or maps read-only (see [`FlatIndex::open_read_only`] and
+  /// [`QuantizedFlatIndex::open_read_only`]) the file at `path`, whichever index it holds.
+  pub fn open(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
     let path = path.as_ref();
-    let c = read_file(path)?;
-    Self::from_container(&c, options).map_err(|e| e.with_path(path))
+    let c = if options.read_only {
+      map_file(path)?
+    } else {
+      read_file(path)?
+    };
+    let run = || {
+      let p = read_params(&c, &options.expect)?;
+      if c.section(QUANT_OPTIONS).is_some() {
+        return finish_quant(c, &p, options.read_only).map(AnyFlatIndex::Quant);
+      }
+      match p.element {
+        <f32 as FileElement>::CODE => finish::<f32>(c, &p, options.read_only).map(AnyFlatIndex::F32),
+        <u8 as FileElement>::CODE => finish::<u8>(c, &p, options.read_only).map(AnyFlatIndex::Bits),
+        other => Err(c.unknown_value(
+          format!("section {PARAMS}: element"),
+          format!("unknown element code {other}"),
+        )),
+      }
+    };
+    run().map_err(|e| e.with_path(path))
+  }
+
+  /// Whether the index was opened read-only (mapped) from its file.
+  pub fn is_read_only(&self) -> bool {
+    match self {
+      AnyFlatIndex::F32(i) => i.is_read_only(),
+      AnyFlatIndex::Bits(i) => i.is_read_only(),
+      AnyFlatIndex::Quant(i) => i.is_read_only(),
+    }
   }
 
   /// Builds the index from an already validated container.
@@ -165,23 +232,49 @@ impl<T: FileElement> FlatIndex<T> {
     Self::from_container(&c, options).map_err(|e| e.with_path(path))
   }
 
+  /// Maps the file at `path` read-only, validates all of it exactly as [`FlatIndex::load`] does
+  /// (same checks, same errors), copies the keys into memory, and serves searches with the rows read
+  /// straight from the mapping: the results equal the loaded index's. Every write (`add`,
+  /// `add_batch`, `try_remove`) fails with `ERR_READ_ONLY`; saving a copy elsewhere works.
+  ///
+  /// **Do not truncate or rewrite the file in place while it is open** (another program could):
+  /// touching a page that vanished raises SIGBUS and kills the process. Replacing it by rename, as
+  /// every ferrovec save does, is safe: the mapping keeps the old file. Use [`FlatIndex::load`],
+  /// which reads the file into memory and never faults, when the file may change in place.
+  pub fn open_read_only(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
+    let path = path.as_ref();
+    let c = map_file(path)?;
+    let run = || {
+      let p = read_params(&c, options)?;
+      check_plain_kind::<T, _>(&c, &p)?;
+      finish(c, &p, true)
+    };
+    run().map_err(|e| e.with_path(path))
+  }
+
   /// Builds the index from an already validated container.
   pub fn from_container<B: AsRef<[u8]>>(c: &Container<B>, options: &LoadOptions) -> Result<Self> {
     let p = read_params(c, options)?;
-    if c.section(QUANT_OPTIONS).is_some() {
-      return Err(Error::invalid_argument(
-        "the file holds a quantised index; load it as any flat index (AnyFlatIndex) to get its codes",
-      ));
-    }
-    if p.element != T::CODE {
-      return Err(Error::invalid_argument(format!(
-        "the file stores {} rows, but this index type stores {}",
-        format::element_name(p.element).unwrap_or("unknown"),
-        T::NAME
-      )));
-    }
+    check_plain_kind::<T, B>(c, &p)?;
     decode(c, &p)
   }
+}
+
+/// Refuses a file that holds another kind of flat index than `FlatIndex<T>`.
+fn check_plain_kind<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<()> {
+  if c.section(QUANT_OPTIONS).is_some() {
+    return Err(Error::invalid_argument(
+      "the file holds a quantised index; load it as any flat index (AnyFlatIndex) to get its codes",
+    ));
+  }
+  if p.element != T::CODE {
+    return Err(Error::invalid_argument(format!(
+      "the file stores {} rows, but this index type stores {}",
+      format::element_name(p.element).unwrap_or("unknown"),
+      T::NAME
+    )));
+  }
+  Ok(())
 }
 
 struct Params {
@@ -243,7 +336,14 @@ fn read_params<B: AsRef<[u8]>>(c: &Container<B>, options: &LoadOptions) -> Resul
   })
 }
 
-fn decode<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<FlatIndex<T>> {
+/// A plain flat file's checked layout: its row length and decoded keys. Row values are checked
+/// separately ([`check_rows`]), on whichever form the rows take (owned copy or mapped view).
+struct PlainLayout {
+  row_len: usize,
+  keys: (Vec<u64>, HashMap<u64, usize>),
+}
+
+fn check_plain<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<PlainLayout> {
   // A checksummed file can still hold a dim/metric pairing `new` would refuse (crafted, or written
   // by a buggy tool): that is damage to the file, not a bad argument.
   let row_len = check_params::<T>(p.dim, p.metric).map_err(|e| corrupt_in(PARAMS, e.to_string()))?;
@@ -267,10 +367,14 @@ fn decode<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Resul
       ),
     ));
   }
+  Ok(PlainLayout {
+    row_len,
+    keys: decode_keys(keys_raw, count)?,
+  })
+}
 
-  let (keys, slots) = decode_keys(keys_raw, count)?;
-
-  let data = T::decode_le(rows_raw)?;
+/// Every row must pass `T::validate` (finite f32), the invariant `add` keeps.
+fn check_rows<T: FileElement>(data: &[T], row_len: usize) -> Result<()> {
   if let Some(bad) = data
     .par_chunks(row_len)
     .position_first(|row| T::validate(row, Context::NONE).is_err())
@@ -281,7 +385,29 @@ fn decode<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Resul
       .map_or_else(String::new, |e| e.to_string());
     return Err(corrupt_in(VECTORS, reason));
   }
-  FlatIndex::from_parts(p.metric, p.dim, data, keys, slots)
+  Ok(())
+}
+
+/// Builds an owned index from any validated container.
+fn decode<T: FileElement, B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<FlatIndex<T>> {
+  let PlainLayout { row_len, keys } = check_plain::<T, B>(c, p)?;
+  // Decoded first and checked on the copy: one pass over the rows, and a `fromBuffer` of unaligned
+  // bytes is not copied twice.
+  let data = T::decode_le(c.require(VECTORS)?)?;
+  check_rows(&data, row_len)?;
+  FlatIndex::from_parts(p.metric, p.dim, Vectors::Owned(data), keys.0, keys.1, false)
+}
+
+/// Builds the index from a file's container: owned ([`decode`]), or for a read-only open with the
+/// rows served from the mapping after the same checks.
+fn finish<T: FileElement>(c: Container<FileBytes>, p: &Params, read_only: bool) -> Result<FlatIndex<T>> {
+  if !read_only {
+    return decode(&c, p);
+  }
+  let PlainLayout { row_len, keys } = check_plain::<T, _>(&c, p)?;
+  check_rows(&T::view_le(c.require(VECTORS)?)?, row_len)?;
+  let data = Vectors::from_section(c, VECTORS, p.count * row_len)?;
+  FlatIndex::from_parts(p.metric, p.dim, data, keys.0, keys.1, true)
 }
 
 fn decode_keys(keys_raw: &[u8], count: usize) -> Result<(Vec<u64>, HashMap<u64, usize>)> {
@@ -509,7 +635,16 @@ pub(crate) fn decode_quant_sections<B: AsRef<[u8]>>(
   })
 }
 
-fn decode_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<QuantizedFlatIndex> {
+/// A quantised flat file's checked sections, all but the originals' values (and the keys, which are
+/// decoded after those values, in the order `load` has always reported problems).
+struct QuantLayout<'a> {
+  sections: QuantSections,
+  keys_raw: &'a [u8],
+  /// Whether VECS holds the originals (else it is empty: trained with keepOriginals false).
+  originals: bool,
+}
+
+fn check_quant<'a, B: AsRef<[u8]>>(c: &'a Container<B>, p: &Params) -> Result<QuantLayout<'a>> {
   if p.element != <f32 as FileElement>::CODE {
     return Err(corrupt_in(
       PARAMS,
@@ -520,29 +655,15 @@ fn decode_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<Quantize
   let (dim, count) = (p.dim, p.count);
   let keys_raw = check_keys_len(c, count)?;
 
-  let QuantSections {
-    options,
-    quantizer,
-    codes,
-  } = decode_quant_sections(c, dim, p.metric, count)?;
+  let sections = decode_quant_sections(c, dim, p.metric, count)?;
+  let dropped = sections.quantizer.is_some() && !sections.options.keep_originals;
 
   let rows_raw = c.require(VECTORS)?;
   let full = count.checked_mul(dim).and_then(|x| x.checked_mul(4));
   let originals = if Some(rows_raw.len()) == full {
-    let data = f32::decode_le(rows_raw)?;
-    if let Some(bad) = data
-      .par_chunks(dim)
-      .position_first(|row| f32::validate(row, Context::NONE).is_err())
-    {
-      let row = data.get(bad * dim..(bad + 1) * dim).unwrap_or_default();
-      let reason = f32::validate(row, Context::row(bad))
-        .err()
-        .map_or_else(String::new, |e| e.to_string());
-      return Err(corrupt_in(VECTORS, reason));
-    }
-    data
-  } else if rows_raw.is_empty() && quantizer.is_some() && !options.keep_originals {
-    Vec::new()
+    true
+  } else if rows_raw.is_empty() && dropped {
+    false
   } else {
     return Err(corrupt_in(
       VECTORS,
@@ -550,17 +671,68 @@ fn decode_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<Quantize
         "length is {} bytes, but {count} rows of {dim} f32 need {}{}",
         rows_raw.len(),
         full.map_or_else(|| "more than fits in memory".to_owned(), |w| format!("{w}")),
-        if quantizer.is_some() && !options.keep_originals {
-          " (or 0, originals dropped)"
-        } else {
-          ""
-        }
+        if dropped { " (or 0, originals dropped)" } else { "" }
       ),
     ));
   };
-  let keys = decode_keys(keys_raw, count)?;
-  QuantizedFlatIndex::from_parts(dim, p.metric, options, quantizer, keys, originals, codes)
-    .map_err(|e| corrupt_in(QUANT_OPTIONS, e.to_string()))
+  Ok(QuantLayout {
+    sections,
+    keys_raw,
+    originals,
+  })
+}
+
+fn build_quant(
+  p: &Params,
+  sections: QuantSections,
+  keys: (Vec<u64>, HashMap<u64, usize>),
+  originals: Vectors<f32>,
+  read_only: bool,
+) -> Result<QuantizedFlatIndex> {
+  let QuantSections {
+    options,
+    quantizer,
+    codes,
+  } = sections;
+  QuantizedFlatIndex::from_parts(
+    p.dim, p.metric, options, quantizer, keys, originals, codes, read_only,
+  )
+  .map_err(|e| corrupt_in(QUANT_OPTIONS, e.to_string()))
+}
+
+/// Builds an owned quantised index from any validated container.
+fn decode_quant<B: AsRef<[u8]>>(c: &Container<B>, p: &Params) -> Result<QuantizedFlatIndex> {
+  let layout = check_quant(c, p)?;
+  let originals = if layout.originals {
+    let data = f32::decode_le(c.require(VECTORS)?)?;
+    check_rows(&data, p.dim)?;
+    data
+  } else {
+    Vec::new()
+  };
+  let keys = decode_keys(layout.keys_raw, p.count)?;
+  build_quant(p, layout.sections, keys, Vectors::Owned(originals), false)
+}
+
+/// [`decode_quant`] from a file's container; a read-only open serves the originals (what rescoring
+/// reads) from the mapping after the same checks. Codes are copied: they are what every search
+/// scans, and a fraction of the originals' size.
+fn finish_quant(c: Container<FileBytes>, p: &Params, read_only: bool) -> Result<QuantizedFlatIndex> {
+  if !read_only {
+    return decode_quant(&c, p);
+  }
+  let layout = check_quant(&c, p)?;
+  let len = if layout.originals {
+    check_rows(&f32::view_le(c.require(VECTORS)?)?, p.dim)?;
+    p.count * p.dim
+  } else {
+    0
+  };
+  // The layout borrows the container, which the mapping is about to move out of: finish the keys
+  // (the last check) first.
+  let keys = decode_keys(layout.keys_raw, p.count)?;
+  let sections = layout.sections;
+  build_quant(p, sections, keys, Vectors::from_section(c, VECTORS, len)?, true)
 }
 
 impl QuantizedFlatIndex {
@@ -594,5 +766,31 @@ impl QuantizedFlatIndex {
   /// Saves to `path` crash-safely.
   pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
     self.writer().save(path.as_ref())
+  }
+
+  /// Maps the file at `path` read-only and validates all of it exactly as a load does (same checks,
+  /// same errors). Keys and codes (what every search scans) are copied into memory; the f32
+  /// originals, which rescoring reads for the best `k × oversample` candidates, are served straight
+  /// from the mapping. Results equal the loaded index's. Every write (`add_batch`, `try_remove`,
+  /// `train`) fails with `ERR_READ_ONLY`; `set_oversample` is a search setting and works (it changes
+  /// this open index, never the file). The originals' three storage modes are then: kept in memory
+  /// (`load`), kept on disk and read through the mapping (this), or dropped (`keep_originals: false`,
+  /// codes only; such a file maps nothing).
+  ///
+  /// **Do not truncate or rewrite the file in place while it is open**: see
+  /// [`FlatIndex::open_read_only`] (SIGBUS).
+  pub fn open_read_only(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
+    let path = path.as_ref();
+    let c = map_file(path)?;
+    let run = || {
+      let p = read_params(&c, options)?;
+      if c.section(QUANT_OPTIONS).is_none() {
+        return Err(Error::invalid_argument(
+          "the file holds an unquantised flat index; open it as a FlatIndex (or AnyFlatIndex)",
+        ));
+      }
+      finish_quant(c, &p, true)
+    };
+    run().map_err(|e| e.with_path(path))
   }
 }

@@ -22,6 +22,7 @@ pub mod hnsw;
 pub mod keys;
 pub mod metric;
 pub mod quant;
+mod storage;
 mod tile;
 pub mod topk;
 

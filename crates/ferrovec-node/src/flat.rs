@@ -13,7 +13,7 @@ use ferrovec_core::error::Context;
 use ferrovec_core::flat::{k_from_f64, BatchResult};
 use ferrovec_core::keys::{key_from_f64, keys_from_f64};
 use ferrovec_core::quant::{QuantOptions, QuantSpec, QuantizedFlatIndex};
-use ferrovec_core::{AnyFlatIndex, Error as CoreError, FlatIndex, LoadOptions, Metric};
+use ferrovec_core::{AnyFlatIndex, Error as CoreError, FlatIndex, LoadOptions, Metric, OpenOptions};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use parking_lot::RwLock;
@@ -45,6 +45,14 @@ impl AnyFlat {
       AnyFlat::F32(i) => i.save(path),
       AnyFlat::Bits(i) => i.save(path),
       AnyFlat::Quant(i) => i.save(path),
+    }
+  }
+
+  fn is_read_only(&self) -> bool {
+    match self {
+      AnyFlat::F32(i) => i.is_read_only(),
+      AnyFlat::Bits(i) => i.is_read_only(),
+      AnyFlat::Quant(i) => i.is_read_only(),
     }
   }
 
@@ -99,6 +107,9 @@ pub struct MemoryUsage {
   pub vectors: f64,
   pub keys: f64,
   pub total: f64,
+  /// Bytes of vectors (rows, or a quantised index's originals) served from the file mapping of a
+  /// read-only index; in neither `vectors` nor `total`. 0 otherwise.
+  pub mapped: f64,
   /// Quantised indexes: bytes of codes (part of `vectors`).
   pub codes: Option<f64>,
   /// Quantised indexes: bytes of f32 originals (part of `vectors`).
@@ -401,11 +412,12 @@ impl NativeFlatIndex {
   #[napi]
   pub fn remove(&self, env: Env, key: f64) -> Result<bool> {
     let key = key_from_f64(key, Context::NONE).or_js(&env)?;
-    Ok(match &mut *self.inner.write() {
-      AnyFlat::F32(i) => i.remove(key),
-      AnyFlat::Bits(i) => i.remove(key),
-      AnyFlat::Quant(i) => i.remove(key),
-    })
+    match &mut *self.inner.write() {
+      AnyFlat::F32(i) => i.try_remove(key),
+      AnyFlat::Bits(i) => i.try_remove(key),
+      AnyFlat::Quant(i) => i.try_remove(key),
+    }
+    .or_js(&env)
   }
 
   #[napi]
@@ -451,6 +463,7 @@ impl NativeFlatIndex {
           vectors: (m.codes + m.originals) as f64,
           keys: m.keys as f64,
           total: m.total as f64,
+          mapped: m.mapped as f64,
           codes: Some(m.codes as f64),
           originals: Some(m.originals as f64),
         };
@@ -460,6 +473,7 @@ impl NativeFlatIndex {
       vectors: m.vectors as f64,
       keys: m.keys as f64,
       total: m.total as f64,
+      mapped: m.mapped as f64,
       codes: None,
       originals: None,
     }
@@ -541,7 +555,12 @@ impl NativeFlatIndex {
   /// caller expects the file to hold (a mismatch is an error).
   #[napi(ts_return_type = "Promise<NativeFlatIndex>")]
   pub fn load(path: String, dim: Option<f64>, metric: Option<String>) -> AsyncTask<LoadTask> {
-    AsyncTask::new(LoadTask { path, dim, metric })
+    AsyncTask::new(LoadTask {
+      path,
+      dim,
+      metric,
+      read_only: false,
+    })
   }
 
   /// {@link load} on the calling thread.
@@ -552,9 +571,56 @@ impl NativeFlatIndex {
     dim: Option<f64>,
     metric: Option<String>,
   ) -> Result<NativeFlatIndex> {
-    let mut task = LoadTask { path, dim, metric };
+    let mut task = LoadTask {
+      path,
+      dim,
+      metric,
+      read_only: false,
+    };
     let out = task.compute()?;
     task.resolve(env, out)
+  }
+
+  /// Loads (`readOnly` false) or maps read-only (`readOnly` true: rows, or a quantised index's
+  /// originals, are read from the mapping) an index file off the JS thread.
+  #[napi(ts_return_type = "Promise<NativeFlatIndex>")]
+  pub fn open(
+    path: String,
+    dim: Option<f64>,
+    metric: Option<String>,
+    read_only: Option<bool>,
+  ) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask {
+      path,
+      dim,
+      metric,
+      read_only: read_only.unwrap_or(false),
+    })
+  }
+
+  /// `open` on the calling thread.
+  #[napi]
+  pub fn open_sync(
+    env: Env,
+    path: String,
+    dim: Option<f64>,
+    metric: Option<String>,
+    read_only: Option<bool>,
+  ) -> Result<NativeFlatIndex> {
+    let mut task = LoadTask {
+      path,
+      dim,
+      metric,
+      read_only: read_only.unwrap_or(false),
+    };
+    let out = task.compute()?;
+    task.resolve(env, out)
+  }
+
+  /// Whether the index was opened read-only (mapped) from a file.
+  #[napi(getter)]
+  pub fn read_only(&self) -> bool {
+    self.inner.read().is_read_only()
   }
 
   /// An index from bytes produced by `toBuffer` (or read from a saved file).
@@ -622,6 +688,7 @@ pub struct LoadTask {
   path: String,
   dim: Option<f64>,
   metric: Option<String>,
+  read_only: bool,
 }
 
 impl Task for LoadTask {
@@ -632,8 +699,14 @@ impl Task for LoadTask {
     // Options are parsed here, not in the constructor, so their errors reach JS as coded errors
     // through `resolve`, like every other failure of the load.
     let run = || {
-      let options = load_options(self.dim, self.metric.as_deref())?;
-      AnyFlatIndex::load(&self.path, &options)
+      let expect = load_options(self.dim, self.metric.as_deref())?;
+      AnyFlatIndex::open(
+        &self.path,
+        &OpenOptions {
+          read_only: self.read_only,
+          expect,
+        },
+      )
     };
     Ok(run())
   }

@@ -51,7 +51,8 @@
 //! copies the small sections (keys, tombstones, levels, lists: about `4·(1 + 2m)` bytes per node)
 //! into memory, and serves the vectors — most of the file — straight from the mapping. The graph is
 //! copied rather than mapped because its words are atomics rewritten in place by inserts; mapping
-//! them would mean a second graph representation for one read-only use.
+//! them would mean a second graph representation for one read-only use. The rows' storage type
+//! (owned or mapped) is `crate::storage::Vectors`, shared with the flat indexes' read-only open.
 //!
 //! A mapping has one hazard a read does not: if another process truncates the file (or rewrites it
 //! in place) while it is mapped, touching a vanished page raises SIGBUS, which kills the process.
@@ -74,7 +75,7 @@ use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 
 use super::build::SplitMix64;
-use super::graph::{Graph, MappedRows, Vectors, MAX_LEVEL};
+use super::graph::{Graph, MAX_LEVEL};
 use super::visited::ScratchPool;
 use super::{check_ef, Entry, HnswIndex, MAX_M};
 use crate::error::{Context, Error, Result};
@@ -87,6 +88,7 @@ use crate::format::codec::{out_of_memory, LeCodec, LeReader};
 use crate::format::{self, kind, map_file, read_file, Container, FileBytes, FileElement, Tag, Writer};
 use crate::keys::MAX_KEY;
 use crate::metric::Metric;
+use crate::storage::Vectors;
 
 /// Index parameters.
 pub const PARAMS: Tag = Tag(*b"PARM");
@@ -118,15 +120,8 @@ const SECTIONS: [Tag; 10] = [
 const PARAMS_LEN: usize = 80;
 const NO_ENTRY: u64 = u64::MAX;
 
-/// How [`AnyHnswIndex::open`] opens a file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OpenOptions {
-  /// Map the file and serve vectors from the mapping; every write fails with `ERR_READ_ONLY`.
-  /// `false` reads the file into memory, as [`HnswIndex::load`].
-  pub read_only: bool,
-  /// What the file must hold (as for `load`).
-  pub expect: LoadOptions,
-}
+/// How [`AnyHnswIndex::open`] opens a file (shared with the flat index's open).
+pub use crate::flat_file::OpenOptions;
 
 /// A loaded HNSW index of either element type, for callers that learn the type from the file.
 #[derive(Debug)]
@@ -787,27 +782,8 @@ fn finish<T: FileElement>(c: Container<FileBytes>, p: &Params, read_only: bool) 
   let raw = vectors_raw::<_, T>(&c, p, dropped)?;
   let parts = parse_graph(&c, p)?;
   check_rows(&T::view_le(raw)?, p.row_len)?;
-  let offset = c
-    .entries()
-    .iter()
-    .find(|e| e.id == VECTORS)
-    .and_then(|e| usize::try_from(e.offset).ok())
-    .unwrap_or(0);
   let len = if dropped { 0 } else { p.count * p.row_len };
-  let vectors = match c.into_bytes() {
-    FileBytes::Mapped(map) => match MappedRows::new(map, offset, len) {
-      Ok(rows) => Vectors::Mapped(rows),
-      // Big-endian: the rows must be converted, so they are copied.
-      Err(map) => Vectors::Owned(T::decode_le(map.get(offset..).unwrap_or_default())?),
-    },
-    FileBytes::Owned { words, len: bytes } => {
-      let all: &[u8] = bytemuck::cast_slice(&words);
-      let raw = all.get(offset..bytes).unwrap_or_default();
-      Vectors::Owned(T::decode_le(
-        raw.get(..len * std::mem::size_of::<T>()).unwrap_or(raw),
-      )?)
-    }
-  };
+  let vectors = Vectors::from_section(c, VECTORS, len)?;
   assemble(p, parts, vectors, quant, true)
 }
 

@@ -52,6 +52,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::metric::Element;
 use crate::quant::AnyQuantizer;
+pub(crate) use crate::storage::Vectors;
 
 /// Most bytes of a row [`Graph::prefetch_vector`] asks for. Measured on the walk's access pattern
 /// (`bench/rust`, ANALYSIS.md): prefetching whole rows pays up to ~1 KB; past that the hardware
@@ -568,108 +569,5 @@ impl<T: Element> Graph<T> {
       + self.deleted.capacity() * size_of::<AtomicBool>()
       + self.locks.capacity() * size_of::<Mutex<()>>()
       + self.inv_norms.capacity() * size_of::<f32>()
-  }
-}
-
-/// The vector storage of a graph: owned rows, or rows viewed in place in a read-only memory map
-/// of an index file ([`crate::hnsw::HnswIndex::open_read_only`]).
-pub(crate) enum Vectors<T: Element> {
-  Owned(Vec<T>),
-  Mapped(MappedRows<T>),
-}
-
-/// `len` elements of `T` at byte `offset` of a read-only file mapping.
-pub(crate) struct MappedRows<T> {
-  map: memmap2::Mmap,
-  offset: usize,
-  len: usize,
-  _t: std::marker::PhantomData<T>,
-}
-
-impl<T: bytemuck::Pod> MappedRows<T> {
-  /// Views `len` elements at `offset` of `map`, or `None` if they are out of bounds or misaligned
-  /// for `T` (never on a validated little-endian file: sections start on 64-byte boundaries of a
-  /// page-aligned map).
-  ///
-  /// Gives the map back on failure. Big-endian machines always fail (the file is little-endian).
-  pub(crate) fn new(
-    map: memmap2::Mmap,
-    offset: usize,
-    len: usize,
-  ) -> std::result::Result<Self, memmap2::Mmap> {
-    let fits = cfg!(target_endian = "little")
-      && len
-        .checked_mul(std::mem::size_of::<T>())
-        .and_then(|bytes| map.get(offset..offset.checked_add(bytes)?))
-        .is_some_and(|section| bytemuck::try_cast_slice::<u8, T>(section).is_ok());
-    if !fits {
-      return Err(map);
-    }
-    Ok(MappedRows {
-      map,
-      offset,
-      len,
-      _t: std::marker::PhantomData,
-    })
-  }
-}
-
-impl<T> MappedRows<T> {
-  #[inline]
-  fn as_slice(&self) -> &[T] {
-    // SAFETY: `new` checked that `offset .. offset + len * size_of::<T>()` lies inside the map and
-    // is aligned for `T`, and `T: Pod` (required by `new`, the only constructor) accepts any bit pattern. The map is read-only, owned by
-    // `self` and never remapped, so the slice lives as long as `&self`. (A foreign process
-    // truncating the file would make access fault: see `HnswIndex::open_read_only`.)
-    unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(self.offset).cast::<T>(), self.len) }
-  }
-}
-
-impl<T: Element> Vectors<T> {
-  #[inline]
-  pub fn as_slice(&self) -> &[T] {
-    match self {
-      Vectors::Owned(v) => v,
-      Vectors::Mapped(m) => m.as_slice(),
-    }
-  }
-
-  /// Elements allocated by this process (0 for a mapping, which is the OS's page cache).
-  pub fn capacity(&self) -> usize {
-    match self {
-      Vectors::Owned(v) => v.capacity(),
-      Vectors::Mapped(_) => 0,
-    }
-  }
-
-  /// Bytes of the file mapped (0 when owned).
-  pub fn mapped_bytes(&self) -> usize {
-    match self {
-      Vectors::Owned(_) => 0,
-      Vectors::Mapped(m) => m.len * std::mem::size_of::<T>(),
-    }
-  }
-
-  /// The owned rows, copying a mapping out first. Read-only indexes refuse every write before it
-  /// gets here; this keeps the graph correct (never unsound) if one ever did not.
-  pub fn owned_mut(&mut self) -> Result<&mut Vec<T>> {
-    if let Vectors::Mapped(m) = self {
-      let src = m.as_slice();
-      let mut v: Vec<T> = Vec::new();
-      v.try_reserve_exact(src.len())
-        .map_err(|_| Error::invalid_argument("not enough memory to copy the mapped vectors"))?;
-      v.extend_from_slice(src);
-      *self = Vectors::Owned(v);
-    }
-    match self {
-      Vectors::Owned(v) => Ok(v),
-      Vectors::Mapped(_) => Err(Error::invalid_argument("mapped vectors cannot be modified")),
-    }
-  }
-
-  fn extend_from_slice(&mut self, row: &[T]) {
-    if let Ok(v) = self.owned_mut() {
-      v.extend_from_slice(row);
-    }
   }
 }

@@ -7,6 +7,11 @@
 //!   originals: [ row 0 (dim f32) | row 1 | … ]   kept (keepOriginals), or only until training
 //! ```
 //!
+//! The originals have three storage modes: kept in memory (the default; `load`), kept on disk and
+//! read through a read-only memory map of the index file ([`QuantizedFlatIndex::open_read_only`]:
+//! the scan reads the codes, copied into memory, and only the `k × oversample` rescored candidates
+//! touch the mapping), or dropped (`keep_originals: false`: code-only distances, `get` decodes).
+//!
 //! Before the quantiser is trained, added vectors wait in `originals` (they are its training
 //! sample). With `train_after: Some(n)` the first add that brings the index to `n` vectors trains
 //! the quantiser on them and encodes them; with `None` only [`QuantizedFlatIndex::train`] does.
@@ -23,6 +28,7 @@ use crate::batch::{check_batch, check_queries};
 use crate::error::{Error, Result};
 use crate::flat::{allowed_slots, check_k, check_params, BatchResult};
 use crate::metric::{Element, Kernel, Metric};
+use crate::storage::Vectors;
 use crate::topk::{Neighbor, TopK};
 use crate::with_quantizer;
 
@@ -117,6 +123,10 @@ pub struct QuantMemoryUsage {
   /// Keys and the key → slot map.
   pub keys: usize,
   pub total: usize,
+  /// Bytes of originals served from a read-only file mapping
+  /// ([`QuantizedFlatIndex::open_read_only`]): the OS page cache holds them, not this process's
+  /// heap, so they are in neither `originals` nor `total`.
+  pub mapped: usize,
 }
 
 /// A flat index whose scan runs on quantised codes (see the module docs).
@@ -129,8 +139,10 @@ pub struct QuantizedFlatIndex {
   quantizer: Option<AnyQuantizer>,
   keys: Vec<u64>,
   slots: HashMap<u64, usize>,
-  originals: Vec<f32>,
+  originals: Vectors<f32>,
   codes: Vec<u8>,
+  /// Opened read-only from a file: every write fails with `ERR_READ_ONLY`.
+  read_only: bool,
 }
 
 /// One query's scan of `n` rows: split into ranges (one per [`MIN_ROWS_PER_TASK`] rows, at most two
@@ -175,8 +187,9 @@ impl QuantizedFlatIndex {
       quantizer: None,
       keys: Vec::new(),
       slots: HashMap::new(),
-      originals: Vec::new(),
+      originals: Vectors::default(),
       codes: Vec::new(),
+      read_only: false,
     };
     if index.options.spec.needs_no_training() {
       // f16 and truncation learn nothing: they are ready at once.
@@ -191,15 +204,17 @@ impl QuantizedFlatIndex {
     Ok(index)
   }
 
-  /// An index from parts the file loader has validated.
+  /// An index from parts the file loader has validated; `read_only` for a mapped open.
+  #[allow(clippy::too_many_arguments)]
   pub(crate) fn from_parts(
     dim: usize,
     metric: Metric,
     options: QuantOptions,
     quantizer: Option<AnyQuantizer>,
     (keys, slots): (Vec<u64>, HashMap<u64, usize>),
-    originals: Vec<f32>,
+    originals: Vectors<f32>,
     codes: Vec<u8>,
+    read_only: bool,
   ) -> Result<Self> {
     check_params::<f32>(dim, metric)?;
     options.check(dim, metric)?;
@@ -213,7 +228,21 @@ impl QuantizedFlatIndex {
       slots,
       originals,
       codes,
+      read_only,
     })
+  }
+
+  /// Whether the index was opened read-only from a file ([`QuantizedFlatIndex::open_read_only`]).
+  pub fn is_read_only(&self) -> bool {
+    self.read_only
+  }
+
+  fn check_writable(&self, op: &'static str) -> Result<()> {
+    if self.read_only {
+      Err(Error::ReadOnly { op })
+    } else {
+      Ok(())
+    }
   }
 
   pub fn metric(&self) -> Metric {
@@ -230,7 +259,8 @@ impl QuantizedFlatIndex {
 
   /// Sets the rescoring multiple of `k` for searches from now on (saved with the index, in the
   /// options section); `1.0` or less turns rescoring off. Fails on a value outside (0, 10000],
-  /// changing nothing.
+  /// changing nothing. Allowed on a read-only index: like `efSearch` on an HNSW index, it is a search
+  /// setting, and a read-only index never writes its file (a saved copy carries it).
   pub fn set_oversample(&mut self, oversample: f32) -> Result<()> {
     let mut options = self.options.clone();
     options.oversample = oversample;
@@ -253,6 +283,11 @@ impl QuantizedFlatIndex {
     self.originals.len() == self.keys.len() * self.dim
   }
 
+  /// Whether the originals are read through a file mapping ([`QuantizedFlatIndex::open_read_only`]).
+  pub fn originals_mapped(&self) -> bool {
+    self.originals.mapped_bytes() > 0
+  }
+
   pub fn len(&self) -> usize {
     self.keys.len()
   }
@@ -271,7 +306,7 @@ impl QuantizedFlatIndex {
 
   /// Originals, row-major parallel to `keys` (empty once training dropped them).
   pub fn originals(&self) -> &[f32] {
-    &self.originals
+    self.originals.as_slice()
   }
 
   /// Codes, `code_len` bytes per key (empty before training).
@@ -284,7 +319,7 @@ impl QuantizedFlatIndex {
   pub fn get(&self, key: u64) -> Option<Vec<f32>> {
     let &slot = self.slots.get(&key)?;
     if self.has_originals() {
-      return Some(self.originals[slot * self.dim..(slot + 1) * self.dim].to_vec());
+      return Some(self.originals()[slot * self.dim..(slot + 1) * self.dim].to_vec());
     }
     let q = self.quantizer.as_ref()?;
     let cl = q.code_len();
@@ -310,8 +345,10 @@ impl QuantizedFlatIndex {
   }
 
   /// Trains the quantiser on `sample` (row-major) and encodes every vector already added. Fails,
-  /// changing nothing, if it is already trained or the sample is unusable.
+  /// changing nothing, if it is already trained or the sample is unusable, or with `ERR_READ_ONLY`
+  /// on an index opened read-only.
   pub fn train(&mut self, sample: &[f32]) -> Result<()> {
+    self.check_writable("train")?;
     if self.quantizer.is_some() {
       return Err(Error::invalid_argument(format!(
         "the {} quantizer is already trained; train() runs once per index",
@@ -331,16 +368,18 @@ impl QuantizedFlatIndex {
 
   /// Installs a trained quantiser and encodes the pending vectors.
   fn adopt(&mut self, q: AnyQuantizer) {
-    self.codes = q.encode_rows(&self.originals, self.dim);
+    self.codes = q.encode_rows(self.originals.as_slice(), self.dim);
     if !self.options.keep_originals {
-      self.originals = Vec::new();
+      self.originals = Vectors::default();
     }
     self.quantizer = Some(q);
   }
 
   /// Adds `keys.len()` rows from the row-major `vectors` (all-or-nothing; see
-  /// [`crate::FlatIndex::add_batch`]). May train the quantiser (see the module docs).
+  /// [`crate::FlatIndex::add_batch`]). May train the quantiser (see the module docs). Fails with
+  /// `ERR_READ_ONLY` on an index opened read-only.
   pub fn add_batch(&mut self, keys: &[u64], vectors: &[f32], upsert: bool) -> Result<()> {
+    self.check_writable("add")?;
     let present = |k: u64| self.slots.contains_key(&k);
     check_batch(
       self.dim,
@@ -358,31 +397,33 @@ impl QuantizedFlatIndex {
           // Train on everything that will be stored, before storing anything, so a failure
           // leaves the index as it was.
           let mut staged = self.clone();
-          staged.store(keys, vectors, None);
+          staged.store(keys, vectors, None)?;
           let q = AnyQuantizer::train(
             &self.options.spec,
             self.dim,
             self.metric,
-            &staged.originals,
+            staged.originals.as_slice(),
             self.options.seed,
           )?;
           staged.adopt(q);
           *self = staged;
         }
-        Some(_) => self.store(keys, vectors, None),
+        Some(_) => self.store(keys, vectors, None)?,
       }
       return Ok(());
     };
     let codes = q.encode_rows(vectors, self.dim);
-    self.store(keys, vectors, Some(&codes));
-    Ok(())
+    self.store(keys, vectors, Some(&codes))
   }
 
   /// Stores validated rows (and their codes once trained); upserts overwrite in place.
-  fn store(&mut self, keys: &[u64], vectors: &[f32], codes: Option<&[u8]>) {
+  /// Fails (before changing anything) only if mapped originals cannot be copied out, which never
+  /// happens: only a read-only open maps them, and it refuses writes before they get here.
+  fn store(&mut self, keys: &[u64], vectors: &[f32], codes: Option<&[u8]>) -> Result<()> {
     let d = self.dim;
     let cl = self.quantizer.as_ref().map_or(0, AnyQuantizer::code_len);
     let keep = self.quantizer.is_none() || self.options.keep_originals;
+    let originals = self.originals.owned_mut()?;
     // Reserved up front so a big batch grows each buffer once (from empty: to its exact size), and
     // memoryUsage() reports what the data needs rather than a doubling's slack.
     let new_rows = keys.iter().filter(|k| !self.slots.contains_key(k)).count();
@@ -390,7 +431,7 @@ impl QuantizedFlatIndex {
       self.codes.reserve(new_rows * cl);
     }
     if keep {
-      self.originals.reserve(new_rows * d);
+      originals.reserve(new_rows * d);
     }
     self.keys.reserve(new_rows);
     self.slots.reserve(new_rows);
@@ -399,7 +440,7 @@ impl QuantizedFlatIndex {
       match self.slots.get(&key) {
         Some(&slot) => {
           if keep {
-            self.originals[slot * d..(slot + 1) * d].copy_from_slice(row);
+            originals[slot * d..(slot + 1) * d].copy_from_slice(row);
           }
           if let Some(c) = code {
             self.codes[slot * cl..(slot + 1) * cl].copy_from_slice(c);
@@ -409,7 +450,7 @@ impl QuantizedFlatIndex {
           self.slots.insert(key, self.keys.len());
           self.keys.push(key);
           if keep {
-            self.originals.extend_from_slice(row);
+            originals.extend_from_slice(row);
           }
           if let Some(c) = code {
             self.codes.extend_from_slice(c);
@@ -417,22 +458,37 @@ impl QuantizedFlatIndex {
         }
       }
     }
+    Ok(())
   }
 
   /// Removes `key`; returns whether it was present.
+  ///
+  /// On a read-only index this is [`QuantizedFlatIndex::try_remove`]'s `ERR_READ_ONLY` reported as
+  /// `false`; prefer `try_remove` where that matters.
   pub fn remove(&mut self, key: u64) -> bool {
+    self.try_remove(key).unwrap_or(false)
+  }
+
+  /// [`QuantizedFlatIndex::remove`], failing with `ERR_READ_ONLY` (changing nothing) on an index
+  /// opened read-only.
+  pub fn try_remove(&mut self, key: u64) -> Result<bool> {
+    self.check_writable("remove")?;
+    if !self.slots.contains_key(&key) {
+      return Ok(false);
+    }
+    let d = self.dim;
+    let has_orig = self.has_originals();
+    let originals = self.originals.owned_mut()?;
     let Some(slot) = self.slots.remove(&key) else {
-      return false;
+      return Ok(false);
     };
     let last = self.keys.len() - 1;
-    let d = self.dim;
     let cl = self.quantizer.as_ref().map_or(0, AnyQuantizer::code_len);
-    let has_orig = self.originals.len() == self.keys.len() * d;
     if slot != last {
       let moved = self.keys[last];
       self.keys[slot] = moved;
       if has_orig {
-        self.originals.copy_within(last * d..(last + 1) * d, slot * d);
+        originals.copy_within(last * d..(last + 1) * d, slot * d);
       }
       if cl > 0 {
         self.codes.copy_within(last * cl..(last + 1) * cl, slot * cl);
@@ -441,16 +497,18 @@ impl QuantizedFlatIndex {
     }
     self.keys.truncate(last);
     if has_orig {
-      self.originals.truncate(last * d);
+      originals.truncate(last * d);
     }
     self.codes.truncate(last * cl);
-    true
+    Ok(true)
   }
 
-  /// Bytes held, by part (capacity: what the process pays).
+  /// Bytes held, by part (capacity: what the process pays); originals served from a mapping are
+  /// `mapped`, outside `originals` and `total`.
   pub fn memory_usage(&self) -> QuantMemoryUsage {
     let codes = self.codes.capacity();
     let originals = self.originals.capacity() * 4;
+    let mapped = self.originals.mapped_bytes();
     let map = self.slots.capacity() * (std::mem::size_of::<(u64, usize)>() + 1);
     let keys = self.keys.capacity() * 8 + map;
     let params = self.quantizer.as_ref().map_or(0, |q| q.params_bytes().len());
@@ -459,6 +517,7 @@ impl QuantizedFlatIndex {
       originals,
       keys,
       total: codes + originals + keys + params + std::mem::size_of::<Self>(),
+      mapped,
     }
   }
 
@@ -630,12 +689,14 @@ impl QuantizedFlatIndex {
   ) -> Vec<Neighbor> {
     let d = self.dim;
     if self.options.rescores() && self.has_originals() {
+      // Owned or mapped, the same rows: a read-only open rescores exactly as the loaded index.
+      let originals = self.originals.as_slice();
       super::rescore(
         self.kernel,
         query,
         found.iter().map(|nb| {
           let s = nb.key as usize;
-          (self.keys[s], &self.originals[s * d..(s + 1) * d])
+          (self.keys[s], &originals[s * d..(s + 1) * d])
         }),
         k,
       )
