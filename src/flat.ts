@@ -269,17 +269,13 @@ export class FlatIndex<M extends Metric = 'cosine'> {
    *   `options` expects, or for bad options.
    */
   static async open<M extends Metric = Metric>(path: string | URL, options?: FlatOpenOptions<M>): Promise<FlatIndex<M>> {
-    const p = toPath(path)
-    const [dim, metric] = expectations(options)
-    const ro = readOnlyOption(options)
+    const [p, dim, metric, ro] = openArgs(path, options)
     return FlatIndex.#adopt<M>(await awaitNative(native.NativeFlatIndex.open(p, dim, metric, ro)))
   }
 
   /** {@link open} on the calling thread. */
   static openSync<M extends Metric = Metric>(path: string | URL, options?: FlatOpenOptions<M>): FlatIndex<M> {
-    const p = toPath(path)
-    const [dim, metric] = expectations(options)
-    const ro = readOnlyOption(options)
+    const [p, dim, metric, ro] = openArgs(path, options)
     return FlatIndex.#adopt<M>(callNative(() => native.NativeFlatIndex.openSync(p, dim, metric, ro)))
   }
 
@@ -589,13 +585,18 @@ export function toPath(path: unknown): string {
   return path
 }
 
-/** The `readOnly` open option, checked; default `true` (internal; shared with `hnsw.ts`). */
-export function readOnlyOption(options: { readOnly?: unknown } | undefined): boolean {
+/**
+ * The native `open` arguments of both indexes, checked: path, expected `dim` and `metric`, and
+ * `readOnly` (default `true`) (internal; shared with `hnsw.ts`).
+ */
+export function openArgs(path: unknown, options: (LoadOptions & { readOnly?: unknown }) | undefined): [string, number | undefined, string | undefined, boolean] {
+  const p = toPath(path)
+  const [dim, metric] = expectations(options)
   const ro = options?.readOnly
   if (ro !== undefined && typeof ro !== 'boolean') {
     throw invalid('ERR_INVALID_ARGUMENT', `readOnly must be a boolean, got ${typeof ro}`)
   }
-  return ro ?? true
+  return [p, dim, metric, ro ?? true]
 }
 
 /** `dim` and `metric` of load options, checked (internal; shared with `hnsw.ts`). */

@@ -1,5 +1,5 @@
 import { awaitNative, callNative, invalid } from './errors.js'
-import { expectations, quantizationInfo, quantOptions, readOnlyOption, toPath, trainingSample } from './flat.js'
+import { expectations, openArgs, quantizationInfo, quantOptions, toPath, trainingSample } from './flat.js'
 import type {
   AddOptions,
   BatchSearchResult,
@@ -245,17 +245,13 @@ export class HnswIndex<M extends Metric = 'cosine'> {
    * the file may be changed in place.
    */
   static async open<M extends Metric = Metric>(path: string | URL, options?: HnswOpenOptions<M>): Promise<HnswIndex<M>> {
-    const p = toPath(path)
-    const [dim, metric] = expectations(options)
-    const ro = readOnlyOption(options)
+    const [p, dim, metric, ro] = openArgs(path, options)
     return HnswIndex.#adopt<M>(await awaitNative(native.NativeHnswIndex.open(p, dim, metric, ro)))
   }
 
   /** {@link open} on the calling thread. */
   static openSync<M extends Metric = Metric>(path: string | URL, options?: HnswOpenOptions<M>): HnswIndex<M> {
-    const p = toPath(path)
-    const [dim, metric] = expectations(options)
-    const ro = readOnlyOption(options)
+    const [p, dim, metric, ro] = openArgs(path, options)
     return HnswIndex.#adopt<M>(callNative(() => native.NativeHnswIndex.openSync(p, dim, metric, ro)))
   }
 
