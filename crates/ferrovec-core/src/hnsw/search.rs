@@ -17,7 +17,7 @@ use crate::Result;
 pub(crate) struct Space<T: Element> {
   raw: RawKernel<T>,
   finish: Finish,
-  /// The early-abandoning check for `l2` and `cosine` f32 rows ([`Repr::beyond`]).
+  /// The early-abandoning check, for cosine f32 rows ([`Repr::beyond`]).
   beyond: Option<BeyondKernel>,
 }
 
@@ -183,10 +183,7 @@ impl<T: Element> Repr for Exact<'_, T> {
       return false;
     }
     let (qi, ri) = (q.1, self.g.inv_norm(slot));
-    self.space.finish == Finish::Cosine
-      && qi != 0.0
-      && ri != 0.0
-      && check(a, qi, b, ri, 2.0 * bound * (1.0 + REL) + ABS)
+    qi != 0.0 && ri != 0.0 && check(a, qi, b, ri, 2.0 * bound * (1.0 + REL) + ABS)
   }
 
   #[inline]
@@ -368,10 +365,12 @@ impl<T: Element, Q: Quantizer> Repr for Coded<'_, T, Q> {
   }
 }
 
-/// Rows shorter than this are always scored whole: measured in `bench/rust` (single-thread CPU time
-/// per query, clustered 10k cosine, and GloVe-100), the check paid at 768 dims (ef 64: 93–107 µs
-/// against 147–197 µs) but cost at 100 (ef 10: 20–21 µs against 15) and was a wash at 384, where a
-/// row is a few cache lines and the arithmetic done twice outweighs the memory left unread.
+/// Rows shorter than this are always scored whole. Measured in `bench/rust` (single-thread CPU time
+/// per query; bench/ANALYSIS.md has the table): on clustered 10k cosine the check paid at 768 dims
+/// (ef 64: 93–107 µs against 147–197 µs), on GloVe-100 it cost (ef 10: 20–21 µs against 15), and
+/// at 384 it hinted at ~15% on clustered data only, through noise as large. A short row is a few
+/// cache lines, where the arithmetic done twice (check, then the exact score) outweighs the memory
+/// left unread.
 const BEYOND_MIN_DIM: usize = 512;
 
 /// A query prepared for scoring against the nodes of one graph: every distance the walks, the
