@@ -13,7 +13,6 @@ use std::path::Path;
 
 use common::*;
 use ferrovec_core::flat_file::{OpenOptions, VECTORS};
-use ferrovec_core::format::{kind, Container, Writer};
 use ferrovec_core::quant::{QuantOptions, QuantSpec, QuantizedFlatIndex};
 use ferrovec_core::{AnyFlatIndex, Error, FlatIndex, LoadOptions, Metric};
 
@@ -372,16 +371,12 @@ fn writes_to_a_read_only_index_are_refused_and_change_nothing() {
 /// A flat file with one section's bytes replaced and the checksums recomputed (valid container,
 /// invalid contents).
 fn edited(bytes: &[u8], id: ferrovec_core::format::Tag, edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
-  let c = ok(Container::parse(bytes));
-  let mut w = Writer::new(kind::FLAT);
-  for e in c.entries() {
-    let mut data = ok(c.require(e.id)).to_vec();
-    if e.id == id {
+  common::rewritten(bytes, |t, mut data| {
+    if t == id {
       edit(&mut data);
     }
-    w.section(e.id, data);
-  }
-  ok(w.to_bytes())
+    Some(data)
+  })
 }
 
 /// Loading and opening read-only `bytes` (written to `path`) fail alike: same code, same message.

@@ -445,14 +445,10 @@ fn foreign_future_and_mismatched_files_get_their_own_codes() {
 /// Rewrites a valid file with `edit` applied to its sections, keeping every checksum valid: what a
 /// buggy or hostile writer could produce.
 fn edited(bytes: &[u8], edit: impl Fn(Tag, &mut Vec<u8>)) -> Vec<u8> {
-  let c = ok(Container::parse(bytes));
-  let mut w = Writer::new(kind::HNSW);
-  for e in c.entries() {
-    let mut data = ok(c.require(e.id)).to_vec();
-    edit(e.id, &mut data);
-    w.section(e.id, data);
-  }
-  ok(w.to_bytes())
+  common::rewritten(bytes, |t, mut data| {
+    edit(t, &mut data);
+    Some(data)
+  })
 }
 
 fn put_u32(d: &mut [u8], at: usize, v: u32) {

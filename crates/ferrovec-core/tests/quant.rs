@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use ferrovec_core::format::{kind, Writer};
 use ferrovec_core::metric::reference;
 use ferrovec_core::quant::{AnyQuantizer, QuantOptions, QuantSpec, QuantizedFlatIndex, Quantizer};
 use ferrovec_core::{with_quantizer, AnyFlatIndex, Error, FlatIndex, LoadOptions, Metric};
@@ -608,19 +607,10 @@ fn plain_flat_files_of_format_1_0_still_load() {
 /// wrong.
 fn with_section(idx: &QuantizedFlatIndex, tag: &[u8; 4], data: Option<Vec<u8>>) -> Vec<u8> {
   let bytes = idx.to_bytes().unwrap();
-  let c = ferrovec_core::format::Container::parse(&bytes[..]).unwrap();
-  let mut w = Writer::new(kind::FLAT);
-  for e in c.entries() {
-    let body = c.section(e.id).unwrap().to_vec();
-    if &e.id.0 == tag {
-      if let Some(d) = &data {
-        w.section(e.id, d.clone());
-      }
-    } else {
-      w.section(e.id, body);
-    }
-  }
-  w.to_bytes().unwrap()
+  common::rewritten(
+    &bytes,
+    |id, body| if &id.0 == tag { data.clone() } else { Some(body) },
+  )
 }
 
 #[test]

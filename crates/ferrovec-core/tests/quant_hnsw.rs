@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use ferrovec_core::format::{kind, Container, Tag, Writer};
+use ferrovec_core::format::{Container, Tag};
 use ferrovec_core::hnsw::{AddOptions, HnswParams, SearchOptions};
 use ferrovec_core::quant::{QuantOptions, QuantSpec, QuantizedFlatIndex};
 use ferrovec_core::{AnyHnswIndex, Error, FlatIndex, HnswIndex, LoadOptions, Metric, Neighbor, OpenOptions};
@@ -521,19 +521,10 @@ fn save_load_and_read_only_open_give_identical_results() {
 
 /// The file of `h` with section `tag` replaced (or dropped), re-checksummed.
 fn with_section(bytes: &[u8], tag: &[u8; 4], data: Option<Vec<u8>>) -> Vec<u8> {
-  let c = Container::parse(bytes).unwrap();
-  let mut w = Writer::new(kind::HNSW);
-  for e in c.entries() {
-    let body = c.section(e.id).unwrap().to_vec();
-    if &e.id.0 == tag {
-      if let Some(d) = &data {
-        w.section(e.id, d.clone());
-      }
-    } else {
-      w.section(e.id, body);
-    }
-  }
-  w.to_bytes().unwrap()
+  common::rewritten(
+    bytes,
+    |id, body| if &id.0 == tag { data.clone() } else { Some(body) },
+  )
 }
 
 #[test]
