@@ -49,14 +49,20 @@ pub struct BatchResult {
 }
 
 impl BatchResult {
-  /// The first query's results as neighbours: how a single search answers from its one-query batch.
-  pub(crate) fn into_first(self) -> Vec<Neighbor> {
-    let n = self.counts.first().map_or(0, |&c| c as usize);
-    self.keys[..n]
+  /// Query `qi`'s results as neighbours, nearest first (none for a query index out of range).
+  pub fn neighbours(&self, qi: usize) -> Vec<Neighbor> {
+    let n = self.counts.get(qi).map_or(0, |&c| c as usize);
+    let at = qi * self.k;
+    self.keys[at..at + n]
       .iter()
-      .zip(&self.distances[..n])
+      .zip(&self.distances[at..at + n])
       .map(|(&key, &distance)| Neighbor { key, distance })
       .collect()
+  }
+
+  /// The first query's results: how a single search answers from its one-query batch.
+  pub(crate) fn into_first(self) -> Vec<Neighbor> {
+    self.neighbours(0)
   }
 
   /// `nq` queries' worth of padding slots, filled in by a search.

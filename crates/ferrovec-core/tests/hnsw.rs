@@ -1089,12 +1089,7 @@ fn exclude_is_never_returned_and_k_results_still_come_back() {
     .unwrap();
   let mut sum = 0.0;
   for (qi, &key) in own.iter().enumerate() {
-    let got: Vec<Neighbor> = (0..r.counts[qi] as usize)
-      .map(|j| Neighbor {
-        key: r.keys[qi * r.k + j],
-        distance: r.distances[qi * r.k + j],
-      })
-      .collect();
+    let got = r.neighbours(qi);
     assert_eq!(got.len(), K, "query {qi}: k results");
     assert!(got.iter().all(|nb| nb.key != key), "query {qi}: own key returned");
     assert!(!stats[qi].exact, "query {qi}: answered by the graph");
@@ -1129,11 +1124,9 @@ fn exclude_is_never_returned_and_k_results_still_come_back() {
       .unwrap();
     let mut sum = 0.0;
     for (qi, &key) in own.iter().enumerate() {
-      let got: Vec<Neighbor> = (0..r.counts[qi] as usize)
-        .map(|j| Neighbor {
-          key: r.keys[qi * r.k + j],
-          distance: r.distances[qi * r.k + j],
-        })
+      let got: Vec<Neighbor> = r
+        .neighbours(qi)
+        .into_iter()
         .filter(|nb| nb.key != key)
         .take(K)
         .collect();
