@@ -171,6 +171,31 @@ fn main() {
     })
     .collect();
 
+  let cold_mb: usize = args.iter().position(|a| a == "--cold").map_or(0, |i| args[i + 1].parse().unwrap());
+  if cold_mb > 0 {
+    // Cold-cache latency: before each query, write a buffer larger than the last-level cache, so the
+    // query finds the index's rows and lists in DRAM (as one search does when other work ran in
+    // between, e.g. the peers in the node latency bench). Median of each query timed alone.
+    let mut junk = vec![0u8; cold_mb << 20];
+    for ef in [16usize, 64] {
+      let mut times = Vec::with_capacity(nq * 3);
+      for r in 0..3 {
+        for qi in 0..nq {
+          for (i, b) in junk.iter_mut().step_by(64).enumerate() {
+            *b = b.wrapping_add((i + r) as u8);
+          }
+          let t = Instant::now();
+          let _ = idx.search(&queries[qi * dim..(qi + 1) * dim], 10, SearchOptions { ef: Some(ef), allow: None, ..Default::default() }).unwrap();
+          times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+      }
+      times.sort_by(f64::total_cmp);
+      println!("cold ef {ef:>3}: median {:.1} µs, p90 {:.1} µs ({} calls, {cold_mb} MB written before each)", times[times.len() / 2], times[times.len() * 9 / 10], times.len());
+    }
+    println!("checksum {}", junk.iter().map(|&b| b as u64).sum::<u64>());
+    return;
+  }
+
   if soak > 0.0 {
     // For perf: search at ef 64 for `soak` seconds.
     let t = Instant::now();

@@ -56,6 +56,8 @@ macro_rules! le_codec {
         }
         let mut out: Vec<Self> = Vec::new();
         out.try_reserve_exact(bytes.len() / N).map_err(|_| out_of_memory(bytes.len()))?;
+        // Loaded rows and neighbour lists are what searches read at random.
+        crate::storage::advise_huge_pages(&out);
         out.extend(bytes.chunks_exact(N).map(|c| {
           let mut a = [0u8; N];
           a.copy_from_slice(c);

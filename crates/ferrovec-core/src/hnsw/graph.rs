@@ -171,12 +171,16 @@ impl<T: Element> Graph<T> {
         .map_err(|_| oom("vectors"))?
         .try_reserve_exact(vector_elems)
         .map_err(|_| oom("vectors"))?;
+      if let Vectors::Owned(v) = &self.vectors {
+        crate::storage::advise_huge_pages(v);
+      }
     }
     let code_bytes = extra.checked_mul(self.code_len).ok_or_else(|| oom("codes"))?;
     self
       .codes
       .try_reserve_exact(code_bytes)
       .map_err(|_| oom("codes"))?;
+    crate::storage::advise_huge_pages(&self.codes);
     self.keys.try_reserve_exact(extra).map_err(|_| oom("keys"))?;
     self.levels.try_reserve_exact(extra).map_err(|_| oom("levels"))?;
     if self.cosine {
@@ -197,6 +201,7 @@ impl<T: Element> Graph<T> {
       .links0
       .try_reserve_exact(link_words - self.links0.len())
       .map_err(|_| oom("neighbour lists"))?;
+    crate::storage::advise_huge_pages(&self.links0);
     // Capacity is reserved: these resizes cannot reallocate.
     self.deleted.resize_with(cap, || AtomicBool::new(false));
     self.locks.resize_with(cap, || Mutex::new(()));
@@ -503,6 +508,7 @@ impl<T: Element> Graph<T> {
     let atomics = |words: &[u32]| -> Result<Vec<AtomicU32>> {
       let mut v = Vec::new();
       v.try_reserve_exact(words.len()).map_err(|_| oom())?;
+      crate::storage::advise_huge_pages(&v);
       v.extend(words.iter().map(|&w| AtomicU32::new(w)));
       Ok(v)
     };
