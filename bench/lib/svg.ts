@@ -19,6 +19,21 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
+/** `text` in lines of at most `width` characters (a word longer than that gets a line of its own). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = []
+  let line = ''
+  for (const part of text.split(/(?<= )/)) {
+    if (line !== '' && (line + part).trimEnd().length > width) {
+      lines.push(line.trimEnd())
+      line = ''
+    }
+    line += part
+  }
+  if (line.trim() !== '') lines.push(line.trimEnd())
+  return lines
+}
+
 /** Colour of a library, stable across panels (by first appearance in `names`). */
 function colourOf(names: string[], name: string): string {
   return COLOURS[names.indexOf(name) % COLOURS.length]!
@@ -35,11 +50,16 @@ export function recallQpsSvg(panels: Panel[], o: { caption: string; targets?: nu
   const perRow = o.perRow ?? 3
   const cols = Math.min(perRow, Math.max(1, panels.length))
   const rowsN = Math.ceil(panels.length / cols)
-  const legendH = 28
   const totalW = cols * W
-  const totalH = rowsN * H + legendH + 24
   const names: string[] = []
   for (const p of panels) for (const s of p.series) if (!names.includes(s.name)) names.push(s.name)
+  // The legend wraps onto as many lines as the library names need at the figure's width.
+  const entryW = 190
+  const perLine = Math.max(1, Math.floor((totalW - 20) / entryW))
+  const legendLines = Math.ceil(names.length / perLine)
+  const legendH = 18 * legendLines + 10
+  const captionLines = wrap(o.caption, Math.floor((totalW - 40) / 6.2))
+  const totalH = rowsN * H + legendH + 14 * captionLines.length + 10
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${totalW}" height="${totalH}" viewBox="0 0 ${totalW} ${totalH}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
@@ -92,11 +112,12 @@ export function recallQpsSvg(panels: Panel[], o: { caption: string; targets?: nu
   })
   const ly = rowsN * H + 14
   names.forEach((n, i) => {
-    const x = 20 + i * 190
-    out.push(`<line x1="${x}" y1="${ly}" x2="${x + 24}" y2="${ly}" stroke="${colourOf(names, n)}" stroke-width="3"/>`)
-    out.push(`<text x="${x + 30}" y="${ly + 4}">${esc(n)}</text>`)
+    const x = 20 + (i % perLine) * entryW
+    const y = ly + Math.floor(i / perLine) * 18
+    out.push(`<line x1="${x}" y1="${y}" x2="${x + 24}" y2="${y}" stroke="${colourOf(names, n)}" stroke-width="3"/>`)
+    out.push(`<text x="${x + 30}" y="${y + 4}">${esc(n)}</text>`)
   })
-  out.push(`<text x="20" y="${ly + 22}" fill="#555">${esc(o.caption)}</text>`)
+  captionLines.forEach((line, i) => out.push(`<text x="20" y="${ly + 18 * (legendLines - 1) + 22 + 14 * i}" fill="#555">${esc(line)}</text>`))
   out.push('</svg>')
   return out.join('\n') + '\n'
 }
