@@ -184,6 +184,49 @@ fn code_scores_track_exact_distances() {
   }
 }
 
+// Graph builds prepare nodes from their codes (`Quantizer::prepare_code`); that must score exactly
+// as preparing the node's raw row does, or a quantised build would walk differently.
+#[test]
+fn preparing_from_a_code_scores_exactly_as_preparing_the_row() {
+  let (n, dim) = (400, 96);
+  let data = embeddings(5, n, dim, 12);
+  let cases: [(QuantSpec, Metric, bool); 10] = [
+    (QuantSpec::F16, Metric::Cosine, true),
+    (QuantSpec::F16, Metric::L2, true),
+    (int8(), Metric::Cosine, true),
+    (int8(), Metric::Dot, true),
+    (int8(), Metric::L2, true),
+    (QuantSpec::Binary { center: true }, Metric::Cosine, true),
+    (QuantSpec::Binary { center: false }, Metric::Dot, true),
+    (QuantSpec::Truncate { dims: 32 }, Metric::Cosine, true),
+    (QuantSpec::Truncate { dims: 48 }, Metric::L2, true),
+    (pq(16), Metric::L2, false),
+  ];
+  for (spec, metric, from_code) in cases {
+    let q = train(&spec, dim, metric, &data, 7);
+    let codes = q.encode_rows(&data, dim);
+    let cl = q.code_len();
+    with_quantizer!(&q, |qz| {
+      for (row, code) in data.chunks_exact(dim).zip(codes.chunks_exact(cl)).take(40) {
+        let Some(pc) = qz.prepare_code(code) else {
+          assert!(!from_code, "{} / {metric}: no query from a code", spec.name());
+          continue;
+        };
+        assert!(
+          from_code,
+          "{} / {metric}: PQ cannot prepare from a code",
+          spec.name()
+        );
+        let pr = qz.prepare(row);
+        for other in codes.chunks_exact(cl) {
+          let (a, b) = (qz.score(&pc, other), qz.score(&pr, other));
+          assert_eq!(a.to_bits(), b.to_bits(), "{} / {metric}: {a} vs {b}", spec.name());
+        }
+      }
+    });
+  }
+}
+
 #[test]
 fn training_is_deterministic_for_a_seed() {
   let (n, dim) = (600, 32);

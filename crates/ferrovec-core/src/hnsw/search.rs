@@ -276,6 +276,9 @@ impl<T: Element, Q: Quantizer> Repr for Coded<'_, T, Q> {
   }
 
   fn prepare_node(&self, slot: u32) -> Q::Query {
+    if let Some(q) = self.q.prepare_code(self.code(slot)) {
+      return q;
+    }
     match self.rows {
       Some(rows) => {
         let s = slot as usize * self.dim;

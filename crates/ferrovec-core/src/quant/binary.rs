@@ -128,6 +128,10 @@ impl Quantizer for BinaryQuantizer {
     out
   }
 
+  fn prepare_code(&self, code: &[u8]) -> Option<Vec<u8>> {
+    Some(code.to_vec())
+  }
+
   #[inline]
   fn score(&self, q: &Vec<u8>, code: &[u8]) -> f32 {
     (self.hamming)(q, code)

@@ -72,6 +72,10 @@ impl Quantizer for F16Quantizer {
       .collect()
   }
 
+  fn prepare_code(&self, code: &[u8]) -> Option<Vec<u16>> {
+    Some(halves(code).into_owned())
+  }
+
   #[inline]
   fn score(&self, q: &Vec<u16>, code: &[u8]) -> f32 {
     (self.kernel)(q, &halves(code))

@@ -210,6 +210,17 @@ impl Quantizer for Int8Quantizer {
     Int8Query { codes, a, n }
   }
 
+  /// The code holds the quantised row and both corrections, exactly as `prepare` computes them.
+  fn prepare_code(&self, code: &[u8]) -> Option<Int8Query> {
+    let codes: &[i8] = bytemuck::cast_slice(code.get(..self.dim)?);
+    let (a, n) = tail(code, self.dim);
+    Some(Int8Query {
+      codes: codes.to_vec(),
+      a,
+      n,
+    })
+  }
+
   #[inline]
   fn score(&self, q: &Int8Query, code: &[u8]) -> f32 {
     let codes: &[i8] = bytemuck::cast_slice(&code[..self.dim]);

@@ -97,6 +97,10 @@ impl Quantizer for TruncateQuantizer {
     query[..self.dims].to_vec()
   }
 
+  fn prepare_code(&self, code: &[u8]) -> Option<Vec<f32>> {
+    Some(floats(code).into_owned())
+  }
+
   #[inline]
   fn score(&self, q: &Vec<f32>, code: &[u8]) -> f32 {
     (self.kernel)(q, &floats(code))
