@@ -47,6 +47,10 @@ pub trait Quantizer: Send + Sync {
   /// What [`Quantizer::prepare`] makes of a query (a quantised copy, a lookup table, …).
   type Query: Send + Sync;
 
+  /// Whether [`Quantizer::prepare`] costs as much as scoring hundreds of codes (PQ's lookup
+  /// tables), so a graph build should prepare as few nodes as it can.
+  const COSTLY_PREPARE: bool = false;
+
   /// Dimensions of the vectors it encodes.
   fn dim(&self) -> usize;
 

@@ -36,16 +36,26 @@ pub struct PqQuantizer {
   sub: usize,
   /// `m × 256 × sub` values: sub-space `j`'s centroid `c` at `(j·256 + c)·sub`.
   centroids: Vec<f32>,
+  /// The same values by dimension: coordinate `d` of sub-space `j`'s centroid `c` at
+  /// `(j·sub + d)·256 + c`. Building a query's table then runs along 256 contiguous centroids, which
+  /// the compiler vectorises (8× fewer instructions than one short sub-vector at a time; a table is
+  /// built per query, and per node during builds).
+  by_dim: Vec<f32>,
+}
+
+/// [`PqQuantizer::by_dim`] of `centroids`.
+fn by_dim(centroids: &[f32], sub: usize) -> Vec<f32> {
+  let mut out = vec![0f32; centroids.len()];
+  for (i, &x) in centroids.iter().enumerate() {
+    let (book, c, d) = (i / (CENTROIDS * sub), (i / sub) % CENTROIDS, i % sub);
+    out[(book * sub + d) * CENTROIDS + c] = x;
+  }
+  out
 }
 
 #[inline]
 fn l2(a: &[f32], b: &[f32]) -> f32 {
   a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-  a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// Index of the centroid of `cents` (row-major, `sub` wide) nearest to `v`, and its distance.
@@ -158,6 +168,7 @@ impl PqQuantizer {
       metric,
       m,
       sub,
+      by_dim: by_dim(&books.concat(), sub),
       centroids: books.concat(),
     })
   }
@@ -191,12 +202,17 @@ impl PqQuantizer {
       metric,
       m,
       sub,
+      by_dim: by_dim(&centroids, sub),
       centroids,
     })
   }
 }
 
 impl Quantizer for PqQuantizer {
+  /// A query is a table of 256 distances per sub-vector: `256 × dim` products, as many as 256
+  /// full-vector distances.
+  const COSTLY_PREPARE: bool = true;
+
   /// The `m × 256` lookup table.
   type Query = Vec<f32>;
 
@@ -237,18 +253,23 @@ impl Quantizer for PqQuantizer {
     } else {
       query
     };
+    // Entry `(j, c)` sums its sub-vector's terms in dimension order, as `l2`/`dot` would.
     let mut lut = vec![0f32; self.m * CENTROIDS];
-    for (j, (row, qs)) in lut
-      .chunks_exact_mut(CENTROIDS)
-      .zip(q.chunks_exact(self.sub))
-      .enumerate()
-    {
-      let book = &self.centroids[j * CENTROIDS * self.sub..(j + 1) * CENTROIDS * self.sub];
-      for (t, cent) in row.iter_mut().zip(book.chunks_exact(self.sub)) {
-        *t = match self.metric {
-          Metric::L2 | Metric::Hamming => l2(qs, cent),
-          Metric::Cosine | Metric::Dot => dot(qs, cent),
-        };
+    let l2_terms = matches!(self.metric, Metric::L2 | Metric::Hamming);
+    for (row, (qs, cols)) in lut.chunks_exact_mut(CENTROIDS).zip(
+      q.chunks_exact(self.sub)
+        .zip(self.by_dim.chunks_exact(CENTROIDS * self.sub)),
+    ) {
+      for (&x, col) in qs.iter().zip(cols.chunks_exact(CENTROIDS)) {
+        if l2_terms {
+          for (t, &c) in row.iter_mut().zip(col) {
+            *t += (x - c) * (x - c);
+          }
+        } else {
+          for (t, &c) in row.iter_mut().zip(col) {
+            *t += x * c;
+          }
+        }
       }
     }
     lut
@@ -273,6 +294,57 @@ impl Quantizer for PqQuantizer {
     match self.metric {
       Metric::L2 | Metric::Hamming => s,
       Metric::Cosine | Metric::Dot => 1.0 - s,
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  #![allow(clippy::unwrap_used)]
+  use super::*;
+
+  // The table built along `by_dim` must hold, bit for bit, each sub-vector's distance to each
+  // centroid summed in dimension order (what `score` and the file's codes were measured with).
+  #[test]
+  fn lookup_tables_match_the_per_centroid_sums() {
+    let (dim, m, n) = (24, 6, 300);
+    let mut s = 0x2545f4914f6cdd1du64;
+    let mut next = || {
+      s ^= s << 13;
+      s ^= s >> 7;
+      s ^= s << 17;
+      (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let sample: Vec<f32> = (0..n * dim).map(|_| next()).collect();
+    let query: Vec<f32> = (0..dim).map(|_| next()).collect();
+    for metric in [Metric::L2, Metric::Dot, Metric::Cosine] {
+      let pq = PqQuantizer::train(dim, metric, &sample, m, 4, 9).unwrap();
+      let lut = pq.prepare(&query);
+      let q = if metric == Metric::Cosine {
+        normalized(&query)
+      } else {
+        query.clone()
+      };
+      let sub = dim / m;
+      for j in 0..m {
+        for c in 0..CENTROIDS {
+          let cent = &pq.centroids[(j * CENTROIDS + c) * sub..(j * CENTROIDS + c + 1) * sub];
+          let qs = &q[j * sub..(j + 1) * sub];
+          let want = qs.iter().zip(cent).fold(0f32, |acc, (x, y)| {
+            acc
+              + if metric == Metric::L2 {
+                (x - y) * (x - y)
+              } else {
+                x * y
+              }
+          });
+          assert_eq!(
+            lut[j * CENTROIDS + c].to_bits(),
+            want.to_bits(),
+            "{metric} j {j} c {c}"
+          );
+        }
+      }
     }
   }
 }
