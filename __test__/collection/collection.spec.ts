@@ -223,7 +223,7 @@ test('bad upserts throw coded errors and write nothing', async (t) => {
   const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
   await c.upsert(ANIMALS.slice(0, 2))
   const before = await c.search('the', { k: 10, mode: 'vector' })
-  const cases: [unknown, string][] = [
+  const cases: [unknown, string, unknown?][] = [
     [[{ id: 'x', text: 'a' }, { id: 'x', text: 'b' }], 'ERR_DUPLICATE_KEY'],
     [[{ id: 'y', text: 'ok' }, { id: 'z' }], 'ERR_INVALID_ARGUMENT'],
     [[{ id: 'y', text: '' }], 'ERR_INVALID_ARGUMENT'],
@@ -238,11 +238,28 @@ test('bad upserts throw coded errors and write nothing', async (t) => {
     [[{ id: 'y', text: 'a', vector: [1, 2, 3] }], 'ERR_DIMENSION_MISMATCH'],
     [[{ id: 'y', text: 'a', vector: new Float32Array(32).fill(Number.NaN) }], 'ERR_INVALID_VECTOR'],
     [[{ id: 'y', text: 'a', vector: 'v' }], 'ERR_INVALID_VECTOR'],
+    // Metadata JSON cannot hold exactly: stored, it would come back (and filter) as something else.
+    [[{ id: 'y', text: 'a', metadata: { n: Number.NaN } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { n: { deep: [1, Infinity] } } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { when: new Date(0) } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { m: new Map([[1, 2]]) } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { f: () => 1 } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { list: [1, undefined] } }], 'ERR_INVALID_ARGUMENT'],
+    // eslint-disable-next-line no-sparse-arrays
+    [[{ id: 'y', text: 'a', metadata: { list: [1, , 3] } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: circular() }], 'ERR_INVALID_ARGUMENT'],
+    // Deeper than SQLite's JSON functions go (1,000 levels).
+    [[{ id: 'y', text: 'a', metadata: nested(1001) }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a' }], 'ERR_INVALID_ARGUMENT', null],
+    [[{ id: 'y', text: 'a' }], 'ERR_INVALID_ARGUMENT', { onProgress: 5 }],
+    [[{ id: 'y', text: 'a' }], 'ERR_INVALID_ARGUMENT', { signal: 'stop' }],
   ]
-  for (const [docs, code] of cases) {
-    const err = await t.throwsAsync(c.upsert(docs as never))
-    t.is((err as { code?: string }).code, code, JSON.stringify(docs, (_k, v) => (typeof v === 'bigint' ? 'bigint' : v)))
+  for (const [i, [docs, code, options]] of cases.entries()) {
+    const err = await t.throwsAsync(c.upsert(docs as never, options as never))
+    t.is((err as { code?: string }).code, code, `case ${i}: ${(err as Error).message.slice(0, 100)}`)
   }
+  const nan = await t.throwsAsync(c.upsert([{ id: 'y', text: 'a', metadata: { a: { b: [0, Number.NaN] } } }]))
+  t.regex(nan!.message, /document "y": metadata\.a\.b\[1\] is NaN/)
   t.is(c.count(), 2)
   t.is(c.get('y'), undefined)
   t.is(c.get('x'), undefined)
@@ -255,6 +272,58 @@ test('bad upserts throw coded errors and write nothing', async (t) => {
   await c.close()
   const err = await t.throwsAsync(c.search('cat'))
   t.is((err as { code?: string }).code, 'ERR_CLOSED')
+})
+
+function circular(): Record<string, unknown> {
+  const o: Record<string, unknown> = { a: 1 }
+  o.self = o
+  return o
+}
+
+function nested(depth: number): Record<string, unknown> {
+  let o: Record<string, unknown> = { leaf: true }
+  for (let i = 1; i < depth; i++) o = { a: o }
+  return o
+}
+
+test('metadata is stored exactly: nested values, arrays, and undefined properties left out as JSON does', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder(), index: flat })
+  const metadata = { tags: ['a', 'b'], n: -0.5, nested: { ok: true, none: null, list: [{ x: 1 }] }, missing: undefined, deep: nested(999) }
+  await c.upsert([{ id: 'm', text: 'metadata round trip', metadata }])
+  const { missing: _missing, ...expected } = metadata
+  t.deepEqual(c.get('m')!.metadata, expected)
+  t.false('missing' in c.get('m')!.metadata)
+  t.deepEqual((await c.search('metadata', { mode: 'keyword', filter: { 'nested.ok': true } })).map((h) => h.id), ['m'])
+  await c.close()
+})
+
+test('open, search and migrate refuse malformed options and embedders with ERR_INVALID_ARGUMENT', async (t) => {
+  const dir = tempDir(t)
+  for (const embedder of [{}, 'use', { identity: { provider: 'x', model: 'y' } }, { embed() {}, embedMany() {} }]) {
+    const err = await t.throwsAsync(Collection.open(join(dir, 'never'), { embedder: embedder as never }))
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT', JSON.stringify(embedder))
+    t.regex((err as Error).message, /options\.embedder must be an Embedder/)
+  }
+  t.false(existsSync(join(dir, 'never')))
+  const c = await Collection.open(join(dir, 'c'), { embedder: new WordsEmbedder() })
+  await c.upsert(ANIMALS)
+  for (const options of [null, 'k=3', [3]]) {
+    const err = await t.throwsAsync(c.search('cat', options as never))
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT', String(options))
+  }
+  for (const [embedder, options] of [
+    [null, {}],
+    [{ embedMany() {} }, {}],
+    [new WordsEmbedder('words-v2'), { onProgress: 'yes' }],
+    [new WordsEmbedder('words-v2'), { signal: true }],
+  ] as const) {
+    const err = await t.throwsAsync(c.migrate(embedder as never, options as never))
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT', (err as Error).message)
+  }
+  t.is(c.model.model, 'words-v1')
+  t.is(c.info().migration, undefined)
+  await c.close()
 })
 
 test('precomputed vectors are stored as given; unchanged text is not re-embedded', async (t) => {

@@ -37,6 +37,7 @@ import { FlatIndex, quantOptions, type Quantization } from '../flat.js'
 import { HnswIndex } from '../hnsw.js'
 import { compileFilter, type MetadataFilter } from './filter.js'
 import { ftsQuery } from './fts.js'
+import { metadataJson } from './metadata.js'
 import { rrf, weighted, zscore, type Ranked } from './fusion.js'
 
 const SCHEMA_VERSION = 1
@@ -358,10 +359,40 @@ function checkVector(v: unknown, dim: number | undefined, where: string): Float3
   return out
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false
-  const proto = Object.getPrototypeOf(v) as unknown
-  return proto === Object.prototype || proto === null
+/** `options` of `what` is an object whose `onProgress`/`signal`, when given, are usable. */
+function checkOptions(options: unknown, what: string): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid('ERR_INVALID_ARGUMENT', `${what}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`)
+  }
+  const o = options as { onProgress?: unknown; signal?: unknown }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw invalid('ERR_INVALID_ARGUMENT', `${what}: onProgress must be a function, got ${typeof o.onProgress}`)
+  }
+  const signal = o.signal as { aborted?: unknown } | null | undefined
+  if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
+    throw invalid('ERR_INVALID_ARGUMENT', `${what}: signal must be an AbortSignal (AbortController's .signal)`)
+  }
+}
+
+/** An object that can be used as an {@link Embedder} (a wrong value fails here, not deep inside a call). */
+function checkEmbedder(e: unknown, what: string): asserts e is Embedder {
+  const x = e as Partial<Embedder> | null
+  const id = x?.identity as Partial<EmbedderIdentity> | null | undefined
+  if (
+    x === null ||
+    typeof x !== 'object' ||
+    typeof x.embed !== 'function' ||
+    typeof x.embedMany !== 'function' ||
+    id === null ||
+    typeof id !== 'object' ||
+    typeof id.provider !== 'string' ||
+    typeof id.model !== 'string'
+  ) {
+    throw invalid(
+      'ERR_INVALID_ARGUMENT',
+      `${what} must be an Embedder (createEmbedder({ provider: … }), or an object with identity, embed and embedMany), got ${x === null ? 'null' : typeof x}`,
+    )
+  }
 }
 
 function aborted(signal: AbortSignal | undefined, what: string, cause?: unknown): AbortedError {
@@ -444,6 +475,7 @@ export class Collection {
   static async open(dir: string, options: CollectionOpenOptions = {}): Promise<Collection> {
     if (typeof dir !== 'string' || dir === '') throw invalid('ERR_INVALID_ARGUMENT', 'Collection.open needs a directory path')
     if (options === null || typeof options !== 'object') throw invalid('ERR_INVALID_ARGUMENT', 'options must be an object')
+    if (options.embedder !== undefined && options.embedder !== null) checkEmbedder(options.embedder, 'options.embedder')
     const requested = options.index === undefined ? undefined : checkIndexOptions(options.index)
     const abs = resolve(dir)
     const dbPath = join(abs, DB_FILE)
@@ -590,6 +622,7 @@ export class Collection {
    */
   async upsert(docs: readonly CollectionDocument[], options: UpsertOptions = {}): Promise<UpsertResult> {
     this.#open()
+    checkOptions(options, 'upsert')
     if (this.#migrating) throw new BusyError('upsert: a migration is in progress; wait for it (or abort it) first')
     const { onProgress, signal } = options
     let prepared = this.#validate(docs)
@@ -700,6 +733,7 @@ export class Collection {
    */
   async search(query: string | Float32Array | readonly number[], options: CollectionSearchOptions = {}): Promise<CollectionHit[]> {
     this.#open()
+    checkOptions(options, 'search')
     const isText = typeof query === 'string'
     if (!isText && !(query instanceof Float32Array) && !Array.isArray(query)) {
       throw invalid('ERR_INVALID_ARGUMENT', `query must be a string or a vector, got ${typeof query}`)
@@ -773,9 +807,8 @@ export class Collection {
    */
   async migrate(embedder: Embedder, options: MigrateOptions = {}): Promise<MigrateResult> {
     this.#open()
-    if (embedder === null || typeof embedder !== 'object' || typeof embedder.embedMany !== 'function') {
-      throw invalid('ERR_INVALID_ARGUMENT', 'migrate needs an embedder')
-    }
+    checkEmbedder(embedder, 'migrate: the new embedder')
+    checkOptions(options, 'migrate')
     if (this.#migrating) throw new BusyError('a migration is already running on this collection')
     const target = pinOf(embedder.identity)
     const { signal, onProgress } = options
@@ -937,15 +970,7 @@ export class Collection {
       if (typeof doc.text !== 'string' || doc.text.trim() === '') {
         throw invalid('ERR_INVALID_ARGUMENT', `document ${JSON.stringify(doc.id)}: text must be a non-empty string, got ${doc.text === undefined ? 'nothing' : JSON.stringify(doc.text)}`)
       }
-      let metadata: string | null = null
-      if (doc.metadata !== undefined && doc.metadata !== null) {
-        if (!isPlainObject(doc.metadata)) throw invalid('ERR_INVALID_ARGUMENT', `document ${JSON.stringify(doc.id)}: metadata must be a plain object`)
-        try {
-          metadata = JSON.stringify(doc.metadata)
-        } catch (err) {
-          throw invalid('ERR_INVALID_ARGUMENT', `document ${JSON.stringify(doc.id)}: metadata is not JSON-serialisable (${(err as Error).message})`)
-        }
-      }
+      const metadata = metadataJson(doc.metadata, `document ${JSON.stringify(doc.id)}`)
       const vector = doc.vector === undefined ? undefined : checkVector(doc.vector, this.#dim, `document ${JSON.stringify(doc.id)}`)
       out.push({ id: doc.id, text: doc.text, metadata, vector, parent: null, chunk: null })
     })
