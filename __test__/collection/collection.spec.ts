@@ -218,6 +218,22 @@ test('hybrid fuses both rankings; alpha and rrfK change the fusion; modes valida
   await c.close()
 })
 
+test('any k the API accepts works in every mode: k above 5,000 no longer trips the default candidate depth', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
+  await c.upsert(ANIMALS)
+  for (const k of [5001, 10_000]) {
+    for (const mode of ['vector', 'keyword', 'hybrid'] as const) {
+      const hits = await c.search('cat on a mat', { k, mode })
+      // Keyword search finds the two documents with "mat" (and "cat"); the others rank everything.
+      t.is(hits.length, mode === 'keyword' ? 2 : ANIMALS.length, `${mode} k=${k}`)
+    }
+  }
+  const err = await t.throwsAsync(c.search('cat on a mat', { k: 10_001 }))
+  t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+  await c.close()
+})
+
 test('bad upserts throw coded errors and write nothing', async (t) => {
   const dir = tempDir(t)
   const c = await Collection.open(dir, { embedder: new WordsEmbedder() })

@@ -154,7 +154,7 @@ export interface CollectionSearchOptions {
   rrfK?: number | undefined
   /** RRF weight of the vector ranking relative to the keyword ranking's 1 (default 1). */
   vectorWeight?: number | undefined
-  /** Candidates taken from each retriever before fusing (default max(50, 2k)). */
+  /** Candidates taken from each retriever before fusing (default max(50, 2k), at most 10,000). */
   candidates?: number | undefined
   /** The query's vector, when the caller already has it (hybrid and vector modes skip embedding). */
   vector?: Float32Array | readonly number[] | undefined
@@ -765,7 +765,8 @@ export class Collection {
     if (typeof wVec !== 'number' || !Number.isFinite(wVec) || wVec < 0) {
       throw invalid('ERR_INVALID_ARGUMENT', `vectorWeight must be a non-negative number, got ${String(wVec)}`)
     }
-    const candidates = options.candidates ?? Math.max(50, 2 * k)
+    // Capped: k above MAX_K / 2 must not make the default exceed the limit a caller is held to.
+    const candidates = options.candidates ?? Math.min(MAX_K, Math.max(50, 2 * k))
     if (typeof candidates !== 'number' || !Number.isInteger(candidates) || candidates < k || candidates > MAX_K) {
       throw invalid('ERR_INVALID_ARGUMENT', `candidates must be an integer from k to ${MAX_K}, got ${String(candidates)}`)
     }
