@@ -495,6 +495,60 @@ test('open options: create: false, bad index options, readInfo', async (t) => {
   t.true(read.sizes.index > 0 && read.sizes.db > 0)
 })
 
+test('open and readInfo: a file where the directory should be, a damaged or foreign database give coded errors and change nothing', async (t) => {
+  const { writeFileSync, readFileSync, mkdirSync } = await import('node:fs')
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const file = join(dir, 'notes.txt')
+  writeFileSync(file, 'not a directory')
+  const err = await t.throwsAsync(Collection.open(file, { embedder }))
+  t.is((err as { code?: string }).code, 'ERR_IO')
+  t.regex((err as Error).message, /notes\.txt is a file, not a collection directory/)
+  t.is(readFileSync(file, 'utf8'), 'not a directory')
+
+  const garbage = join(dir, 'garbage')
+  mkdirSync(garbage)
+  const bytes = 'this is not a SQLite database, only text long enough to fill a header page'
+  writeFileSync(join(garbage, 'collection.sqlite'), bytes)
+  for (const open of [() => Collection.open(garbage, { embedder }), () => Collection.open(garbage, { embedder: null }), () => Collection.readInfo(garbage)]) {
+    const e = await t.throwsAsync(open())
+    t.is((e as { code?: string }).code, 'ERR_CORRUPT_FILE')
+    t.regex((e as Error).message, /garbage\/collection\.sqlite: not a readable collection database/)
+  }
+  t.is(readFileSync(join(garbage, 'collection.sqlite'), 'utf8'), bytes)
+  t.deepEqual(readdirSync(garbage), ['collection.sqlite'])
+
+  // Another program's SQLite database under our file name: refused, never written into.
+  const foreign = join(dir, 'foreign')
+  mkdirSync(foreign)
+  const { default: Database } = await import('better-sqlite3')
+  const db = new Database(join(foreign, 'collection.sqlite'))
+  db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')")
+  db.close()
+  for (const open of [() => Collection.open(foreign, { embedder }), () => Collection.readInfo(foreign)]) {
+    const e = await t.throwsAsync(open())
+    t.is((e as { code?: string }).code, 'ERR_CORRUPT_FILE')
+    t.regex((e as Error).message, /not a ferrovec collection/)
+  }
+  const check = new Database(join(foreign, 'collection.sqlite'), { readonly: true })
+  t.deepEqual(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all(), ['notes'])
+  check.close()
+
+  // A collection whose records were damaged: ERR_CORRUPT_FILE naming the record.
+  const damaged = join(dir, 'damaged')
+  const c = await Collection.open(damaged, { embedder })
+  await c.upsert(ANIMALS)
+  await c.close()
+  const raw = new Database(join(damaged, 'collection.sqlite'))
+  raw.prepare("UPDATE meta SET value = '{broken' WHERE name = 'index'").run()
+  raw.close()
+  for (const open of [() => Collection.open(damaged, { embedder }), () => Collection.readInfo(damaged)]) {
+    const e = await t.throwsAsync(open())
+    t.is((e as { code?: string }).code, 'ERR_CORRUPT_FILE')
+    t.regex((e as Error).message, /the collection's index record is not valid JSON/)
+  }
+})
+
 test('quantised collections: exact until the codes train, then search on codes; settings pinned on reopen', async (t) => {
   const embedder = new WordsEmbedder('words-v1', 64)
   const vocab = Array.from({ length: 60 }, (_, i) => `w${i}`)

@@ -25,9 +25,11 @@ import {
   AbortedError,
   BusyError,
   ClosedError,
+  CorruptFileError,
   DuplicateKeyError,
   FerrovecError,
   invalid,
+  IoError,
   ModelMismatchError,
   NoEmbedderError,
   NotFoundError,
@@ -258,7 +260,43 @@ async function openDatabase(path: string, readonly = false): Promise<Database> {
   const mod = (await import('better-sqlite3')) as unknown as {
     default: new (file: string, options?: BetterSqlite3.Options) => Database
   }
-  return new mod.default(path, readonly ? { readonly: true, fileMustExist: true } : {})
+  try {
+    return new mod.default(path, readonly ? { readonly: true, fileMustExist: true } : {})
+  } catch (err) {
+    throw storageError(err, path)
+  }
+}
+
+/**
+ * An error of SQLite (or of the file system) while opening a collection's database, as the coded
+ * error it means: a file that is not a database, or a damaged one, is `ERR_CORRUPT_FILE`; a locked
+ * one `ERR_BUSY`; anything else (permissions, a full disk, …) `ERR_IO`. Our own errors pass through.
+ */
+function storageError(err: unknown, path: string): unknown {
+  if (err instanceof FerrovecError) return err
+  const e = err as { code?: unknown; message?: unknown }
+  const code = typeof e?.code === 'string' ? e.code : ''
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return new CorruptFileError(`${path}: not a readable collection database (${message})`, { cause: err })
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new BusyError(`${path}: the database is locked by another connection (${message})`, { cause: err })
+  }
+  // SQLite's own codes, and the system's (ENOENT, EACCES, ENOSPC, …).
+  if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code)) return new IoError(`${path}: ${message}`, { cause: err })
+  return err
+}
+
+/** A JSON value of the meta table that every collection has; missing or unreadable means damage. */
+function metaJson<T>(db: Database, name: string, dbPath: string): T {
+  const text = getMeta(db, name)
+  try {
+    if (text !== undefined) return JSON.parse(text) as T
+  } catch {
+    // Reported below.
+  }
+  throw new CorruptFileError(`${dbPath}: the collection's ${name} record is ${text === undefined ? 'missing' : 'not valid JSON'}`)
 }
 
 function pinOf(id: EmbedderIdentity): PinnedModel {
@@ -492,7 +530,14 @@ export class Collection {
       const info = requested ?? checkIndexOptions(undefined)
       if (info.quantization !== 'none') newIndex(info, embedder.dimensions)
     }
-    if (!exists) mkdirSync(abs, { recursive: true })
+    if (!exists) {
+      if (existsSync(abs) && !statSync(abs).isDirectory()) throw new IoError(`${abs} is a file, not a collection directory`)
+      try {
+        mkdirSync(abs, { recursive: true })
+      } catch (err) {
+        throw storageError(err, abs)
+      }
+    }
     const db = await openDatabase(dbPath)
     try {
       // WAL: searches read while a write commits, and a killed process loses no committed write.
@@ -503,6 +548,10 @@ export class Collection {
       let indexInfo: CollectionIndexInfo
       let pin: PinnedModel
       if (!hasSchema) {
+        // Another program's database under our file name: never write our tables into it.
+        if ((db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n > 0) {
+          throw new CorruptFileError(`${dbPath} is a SQLite database, but not a ferrovec collection`)
+        }
         if (embedder === null) throw invalid('ERR_INVALID_ARGUMENT', `embedder: null opens an existing collection only, and ${abs} holds none`)
         indexInfo = requested ?? checkIndexOptions(undefined)
         pin = pinOf(embedder.identity)
@@ -512,8 +561,8 @@ export class Collection {
         if (!(version <= SCHEMA_VERSION)) {
           throw new UnsupportedVersionError(`${dbPath} was written by a newer ferrovec (collection schema ${String(version)}; this version reads ${SCHEMA_VERSION})`)
         }
-        pin = JSON.parse(getMeta(db, 'model') as string) as PinnedModel
-        indexInfo = JSON.parse(getMeta(db, 'index') as string) as CollectionIndexInfo
+        pin = metaJson<PinnedModel>(db, 'model', dbPath)
+        indexInfo = metaJson<CollectionIndexInfo>(db, 'index', dbPath)
         const given = embedder === null ? pin : pinOf(embedder.identity)
         if (!samePin(pin, given)) {
           const dim = getMeta(db, 'dim')
@@ -542,7 +591,7 @@ export class Collection {
       return c
     } catch (err) {
       db.close()
-      throw err
+      throw storageError(err, dbPath)
     }
   }
 
@@ -557,7 +606,12 @@ export class Collection {
     if (!existsSync(dbPath)) throw new NotFoundError(`no collection in ${abs}`)
     const db = await openDatabase(dbPath, true)
     try {
+      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() === undefined) {
+        throw new CorruptFileError(`${dbPath} is not a ferrovec collection database`)
+      }
       return infoFrom(db, abs, undefined)
+    } catch (err) {
+      throw storageError(err, dbPath)
     } finally {
       db.close()
     }
@@ -1307,7 +1361,7 @@ function fileSize(path: string): number {
 
 function infoFrom(db: Database, dir: string, efSearch: number | undefined): CollectionInfo {
   const model = getMeta(db, 'model')
-  const indexMeta = JSON.parse(getMeta(db, 'index') as string) as CollectionIndexInfo
+  const indexMeta = metaJson<CollectionIndexInfo>(db, 'index', join(dir, DB_FILE))
   const dim = getMeta(db, 'dim')
   const indexFile = getMeta(db, 'index_file')
   const dbPath = join(dir, DB_FILE)
