@@ -234,6 +234,28 @@ test('any k the API accepts works in every mode: k above 5,000 no longer trips t
   await c.close()
 })
 
+test('an empty collection (new, or emptied by delete) answers every mode with no results', async (t) => {
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const c = await Collection.open(dir, { embedder })
+  const check = async (label: string) => {
+    for (const mode of ['vector', 'keyword', 'hybrid'] as const) {
+      t.deepEqual(await c.search('cat on a mat', { mode }), [], `${label} ${mode}`)
+      t.deepEqual(await c.search('cat on a mat', { mode, k: 3, filter: { kind: 'pet' } }), [], `${label} ${mode} filtered`)
+    }
+    t.deepEqual(await c.search(embedder.vector('cat'), { k: 3 }), [], `${label} vector query`)
+  }
+  await check('new')
+  await c.upsert(ANIMALS)
+  t.is(await c.delete(ANIMALS.map((a) => a.id)), ANIMALS.length)
+  await check('emptied')
+  await c.close()
+  const again = await Collection.open(dir, { embedder })
+  t.is(again.count(), 0)
+  t.deepEqual(await again.search('cat', { mode: 'hybrid' }), [])
+  await again.close()
+})
+
 test('bad upserts throw coded errors and write nothing', async (t) => {
   const dir = tempDir(t)
   const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
