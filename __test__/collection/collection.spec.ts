@@ -197,6 +197,19 @@ test('hybrid fuses both rankings; alpha and rrfK change the fusion; modes valida
   const pureVec = await c.search('parrot mat', { k: 5, alpha: 1 })
   const vec = await c.search('parrot mat', { k: 5, mode: 'vector' })
   t.deepEqual(pureVec.map((x) => x.id), vec.map((x) => x.id))
+  // RRF is one option away: rrfK alone selects it, with the keyword and vector ranks of the candidates.
+  const kwAll = await c.search('parrot mat', { k: 50, mode: 'keyword' })
+  const vecAll = await c.search('parrot mat', { k: 50, mode: 'vector' })
+  const rrfScore = (id: string) => {
+    const i = kwAll.findIndex((x) => x.id === id)
+    const j = vecAll.findIndex((x) => x.id === id)
+    return (i < 0 ? 0 : 1 / (10 + i + 1)) + (j < 0 ? 0 : 1 / (10 + j + 1))
+  }
+  for (const opts of [{ rrfK: 10 }, { fusion: 'rrf', rrfK: 10 }] as const) {
+    const fused = await c.search('parrot mat', { k: 5, ...opts })
+    t.is(fused.length, 5)
+    for (const h of fused) t.true(Math.abs(h.score - rrfScore(h.id)) < 1e-12, `${JSON.stringify(opts)} ${h.id}`)
+  }
   const pureKw = await c.search('parrot mat', { k: 2, alpha: 0 })
   const kw = await c.search('parrot mat', { k: 2, mode: 'keyword' })
   t.deepEqual(pureKw.map((x) => x.id), kw.map((x) => x.id))
