@@ -2,7 +2,7 @@
 // every bad input the CLI promises a one-line error for: missing file, bad JSON on line N, wrong dimension,
 // unknown option. After each failure the collection is as it was.
 import test from 'ava'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Collection } from '../../src/collection/index.js'
 import { ferrovec, tempDir } from './run.js'
@@ -109,6 +109,10 @@ const BAD_FILES: [string, string, RegExp][] = [
   ['dupe', `${JSON.stringify({ id: 'x', text: 'y' })}\n${JSON.stringify({ id: 'x', text: 'z' })}\n`, /dupe\.jsonl:2: id "x" repeats line 1/],
   ['nan', `{"id": "x", "text": "y", "vector": [1, "a"]}\n`, /ERR_INVALID_VECTOR: .*nan\.jsonl:1: "vector" holds the string "a"/],
   ['empty', '\n\n', /ERR_INVALID_ARGUMENT: .*empty\.jsonl: no documents/],
+  // Checked while reading, with the line: the collection would refuse them only after creating itself.
+  ['blanktext', `${JSON.stringify(DOCS[0])}\n${JSON.stringify({ id: 'x', text: '  ' })}\n`, /ERR_INVALID_ARGUMENT: .*blanktext\.jsonl:2: "text" is blank/],
+  ['emptytext', `${JSON.stringify({ id: 'x', text: '' })}\n`, /ERR_INVALID_ARGUMENT: .*emptytext\.jsonl:1: "text" is empty/],
+  ['deepmeta', `${JSON.stringify({ id: 'x', text: 'y', metadata: JSON.parse(`${'{"a":'.repeat(1001)}1${'}'.repeat(1001)}`) as unknown })}\n`, /ERR_INVALID_ARGUMENT: .*deepmeta\.jsonl:1: metadata is nested more than 1000 levels deep/],
 ]
 
 for (const [name, content, pattern] of BAD_FILES) {
@@ -135,7 +139,7 @@ test('index: a bad file leaves an existing collection exactly as it was', async 
   writeFileSync(good, jsonl(DOCS.slice(0, 2)))
   t.is((await ferrovec(['index', good, '--collection', collection])).code, 0)
   const before = await Collection.readInfo(collection)
-  for (const name of ['badjson', 'wrongdim']) {
+  for (const name of ['badjson', 'wrongdim', 'blanktext']) {
     const [, content] = BAD_FILES.find(([n]) => n === name)!
     const file = join(dir, `${name}.jsonl`)
     writeFileSync(file, content)
@@ -189,6 +193,65 @@ test('index and search: usage errors exit 2, a missing collection or a bad filte
   t.is(badFilter.code, 1)
   oneLine(t, badFilter.stderr)
   t.regex(badFilter.stderr, /ERR_INVALID_FILTER/)
+  // A negative value reads as an option to node's parser: say how to pass one instead.
+  const negative = await ferrovec(['search', collection, 'tea', '--k', '-1'])
+  t.is(negative.code, 2)
+  oneLine(t, negative.stderr)
+  t.regex(negative.stderr, /--k needs a value; to give one that starts with '-', write --k=-…/)
+  const written = await ferrovec(['search', collection, 'tea', '--k=-1'])
+  t.is(written.code, 2)
+  t.regex(written.stderr, /--k must be an integer in 1\.\.=10000, got "-1"/)
+  // The largest k accepted works in every mode (hybrid's default candidate depth used to exceed the limit).
+  for (const mode of ['hybrid', 'vector', 'keyword']) {
+    const all = await ferrovec(['search', collection, 'tea', '--k', '10000', '--mode', mode, '--json'])
+    t.is(all.code, 0, all.stderr)
+    t.is((JSON.parse(all.stdout) as { results: unknown[] }).results.length, mode === 'keyword' ? 1 : DOCS.length, mode)
+  }
+})
+
+test('a file in place of the collection directory, or a collection.sqlite that is no database: one line, a stable code, nothing written', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.teardown(cleanup)
+  const file = join(dir, 'docs.jsonl')
+  writeFileSync(file, jsonl(DOCS))
+  const intoFile = await ferrovec(['index', file, '--collection', file])
+  t.is(intoFile.code, 1)
+  oneLine(t, intoFile.stderr)
+  t.regex(intoFile.stderr, /ERR_IO: .*docs\.jsonl is a file, not a collection directory/)
+  t.is(readFileSync(file, 'utf8'), jsonl(DOCS))
+
+  const garbage = join(dir, 'garbage')
+  mkdirSync(garbage)
+  const bytes = 'not a database, just text that is long enough to be mistaken for a header'
+  writeFileSync(join(garbage, 'collection.sqlite'), bytes)
+  for (const args of [['index', file, '--collection', garbage], ['search', garbage, 'tea'], ['search', garbage, 'tea', '--mode', 'keyword'], ['info', garbage]]) {
+    const r = await ferrovec(args)
+    t.is(r.code, 1, args.join(' '))
+    oneLine(t, r.stderr)
+    t.regex(r.stderr, /ERR_CORRUPT_FILE: .*garbage\/collection\.sqlite: not a readable collection database/, args.join(' '))
+  }
+  t.is(readFileSync(join(garbage, 'collection.sqlite'), 'utf8'), bytes)
+  t.deepEqual(readdirSync(garbage), ['collection.sqlite'])
+})
+
+test('search on an empty collection answers every mode with no results and exit 0', async (t) => {
+  const { dir, cleanup } = tempDir()
+  t.teardown(cleanup)
+  const collection = join(dir, 'empty')
+  // Created with the offline model (the CLI's), which is not loaded until something is embedded.
+  const c = await Collection.open(collection)
+  await c.close()
+  for (const mode of ['keyword', 'vector', 'hybrid']) {
+    const text = await ferrovec(['search', collection, 'green tea', '--mode', mode])
+    t.is(text.code, 0, text.stderr)
+    t.is(text.stdout, '(no results)\n')
+    t.is(text.stderr, '')
+    const json = await ferrovec(['search', collection, 'green tea', '--mode', mode, '--json', '--filter', '{"kind":"drink"}'])
+    t.is(json.code, 0, json.stderr)
+    t.deepEqual(JSON.parse(json.stdout), { query: 'green tea', mode, results: [] })
+  }
+  const info = await ferrovec(['info', collection, '--json'])
+  t.like(JSON.parse(info.stdout), { type: 'collection', count: 0 })
 })
 
 test('search --mode keyword works on a collection built with another model; vector modes name the mismatch', async (t) => {

@@ -197,6 +197,19 @@ test('hybrid fuses both rankings; alpha and rrfK change the fusion; modes valida
   const pureVec = await c.search('parrot mat', { k: 5, alpha: 1 })
   const vec = await c.search('parrot mat', { k: 5, mode: 'vector' })
   t.deepEqual(pureVec.map((x) => x.id), vec.map((x) => x.id))
+  // RRF is one option away: rrfK alone selects it, with the keyword and vector ranks of the candidates.
+  const kwAll = await c.search('parrot mat', { k: 50, mode: 'keyword' })
+  const vecAll = await c.search('parrot mat', { k: 50, mode: 'vector' })
+  const rrfScore = (id: string) => {
+    const i = kwAll.findIndex((x) => x.id === id)
+    const j = vecAll.findIndex((x) => x.id === id)
+    return (i < 0 ? 0 : 1 / (10 + i + 1)) + (j < 0 ? 0 : 1 / (10 + j + 1))
+  }
+  for (const opts of [{ rrfK: 10 }, { fusion: 'rrf', rrfK: 10 }] as const) {
+    const fused = await c.search('parrot mat', { k: 5, ...opts })
+    t.is(fused.length, 5)
+    for (const h of fused) t.true(Math.abs(h.score - rrfScore(h.id)) < 1e-12, `${JSON.stringify(opts)} ${h.id}`)
+  }
   const pureKw = await c.search('parrot mat', { k: 2, alpha: 0 })
   const kw = await c.search('parrot mat', { k: 2, mode: 'keyword' })
   t.deepEqual(pureKw.map((x) => x.id), kw.map((x) => x.id))
@@ -218,12 +231,50 @@ test('hybrid fuses both rankings; alpha and rrfK change the fusion; modes valida
   await c.close()
 })
 
+test('any k the API accepts works in every mode: k above 5,000 no longer trips the default candidate depth', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
+  await c.upsert(ANIMALS)
+  for (const k of [5001, 10_000]) {
+    for (const mode of ['vector', 'keyword', 'hybrid'] as const) {
+      const hits = await c.search('cat on a mat', { k, mode })
+      // Keyword search finds the two documents with "mat" (and "cat"); the others rank everything.
+      t.is(hits.length, mode === 'keyword' ? 2 : ANIMALS.length, `${mode} k=${k}`)
+    }
+  }
+  const err = await t.throwsAsync(c.search('cat on a mat', { k: 10_001 }))
+  t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+  await c.close()
+})
+
+test('an empty collection (new, or emptied by delete) answers every mode with no results', async (t) => {
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const c = await Collection.open(dir, { embedder })
+  const check = async (label: string) => {
+    for (const mode of ['vector', 'keyword', 'hybrid'] as const) {
+      t.deepEqual(await c.search('cat on a mat', { mode }), [], `${label} ${mode}`)
+      t.deepEqual(await c.search('cat on a mat', { mode, k: 3, filter: { kind: 'pet' } }), [], `${label} ${mode} filtered`)
+    }
+    t.deepEqual(await c.search(embedder.vector('cat'), { k: 3 }), [], `${label} vector query`)
+  }
+  await check('new')
+  await c.upsert(ANIMALS)
+  t.is(await c.delete(ANIMALS.map((a) => a.id)), ANIMALS.length)
+  await check('emptied')
+  await c.close()
+  const again = await Collection.open(dir, { embedder })
+  t.is(again.count(), 0)
+  t.deepEqual(await again.search('cat', { mode: 'hybrid' }), [])
+  await again.close()
+})
+
 test('bad upserts throw coded errors and write nothing', async (t) => {
   const dir = tempDir(t)
   const c = await Collection.open(dir, { embedder: new WordsEmbedder() })
   await c.upsert(ANIMALS.slice(0, 2))
   const before = await c.search('the', { k: 10, mode: 'vector' })
-  const cases: [unknown, string][] = [
+  const cases: [unknown, string, unknown?][] = [
     [[{ id: 'x', text: 'a' }, { id: 'x', text: 'b' }], 'ERR_DUPLICATE_KEY'],
     [[{ id: 'y', text: 'ok' }, { id: 'z' }], 'ERR_INVALID_ARGUMENT'],
     [[{ id: 'y', text: '' }], 'ERR_INVALID_ARGUMENT'],
@@ -238,11 +289,28 @@ test('bad upserts throw coded errors and write nothing', async (t) => {
     [[{ id: 'y', text: 'a', vector: [1, 2, 3] }], 'ERR_DIMENSION_MISMATCH'],
     [[{ id: 'y', text: 'a', vector: new Float32Array(32).fill(Number.NaN) }], 'ERR_INVALID_VECTOR'],
     [[{ id: 'y', text: 'a', vector: 'v' }], 'ERR_INVALID_VECTOR'],
+    // Metadata JSON cannot hold exactly: stored, it would come back (and filter) as something else.
+    [[{ id: 'y', text: 'a', metadata: { n: Number.NaN } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { n: { deep: [1, Infinity] } } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { when: new Date(0) } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { m: new Map([[1, 2]]) } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { f: () => 1 } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: { list: [1, undefined] } }], 'ERR_INVALID_ARGUMENT'],
+    // eslint-disable-next-line no-sparse-arrays
+    [[{ id: 'y', text: 'a', metadata: { list: [1, , 3] } }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a', metadata: circular() }], 'ERR_INVALID_ARGUMENT'],
+    // Deeper than SQLite's JSON functions go (1,000 levels).
+    [[{ id: 'y', text: 'a', metadata: nested(1001) }], 'ERR_INVALID_ARGUMENT'],
+    [[{ id: 'y', text: 'a' }], 'ERR_INVALID_ARGUMENT', null],
+    [[{ id: 'y', text: 'a' }], 'ERR_INVALID_ARGUMENT', { onProgress: 5 }],
+    [[{ id: 'y', text: 'a' }], 'ERR_INVALID_ARGUMENT', { signal: 'stop' }],
   ]
-  for (const [docs, code] of cases) {
-    const err = await t.throwsAsync(c.upsert(docs as never))
-    t.is((err as { code?: string }).code, code, JSON.stringify(docs, (_k, v) => (typeof v === 'bigint' ? 'bigint' : v)))
+  for (const [i, [docs, code, options]] of cases.entries()) {
+    const err = await t.throwsAsync(c.upsert(docs as never, options as never))
+    t.is((err as { code?: string }).code, code, `case ${i}: ${(err as Error).message.slice(0, 100)}`)
   }
+  const nan = await t.throwsAsync(c.upsert([{ id: 'y', text: 'a', metadata: { a: { b: [0, Number.NaN] } } }]))
+  t.regex(nan!.message, /document "y": metadata\.a\.b\[1\] is NaN/)
   t.is(c.count(), 2)
   t.is(c.get('y'), undefined)
   t.is(c.get('x'), undefined)
@@ -255,6 +323,58 @@ test('bad upserts throw coded errors and write nothing', async (t) => {
   await c.close()
   const err = await t.throwsAsync(c.search('cat'))
   t.is((err as { code?: string }).code, 'ERR_CLOSED')
+})
+
+function circular(): Record<string, unknown> {
+  const o: Record<string, unknown> = { a: 1 }
+  o.self = o
+  return o
+}
+
+function nested(depth: number): Record<string, unknown> {
+  let o: Record<string, unknown> = { leaf: true }
+  for (let i = 1; i < depth; i++) o = { a: o }
+  return o
+}
+
+test('metadata is stored exactly: nested values, arrays, and undefined properties left out as JSON does', async (t) => {
+  const dir = tempDir(t)
+  const c = await Collection.open(dir, { embedder: new WordsEmbedder(), index: flat })
+  const metadata = { tags: ['a', 'b'], n: -0.5, nested: { ok: true, none: null, list: [{ x: 1 }] }, missing: undefined, deep: nested(999) }
+  await c.upsert([{ id: 'm', text: 'metadata round trip', metadata }])
+  const { missing: _missing, ...expected } = metadata
+  t.deepEqual(c.get('m')!.metadata, expected)
+  t.false('missing' in c.get('m')!.metadata)
+  t.deepEqual((await c.search('metadata', { mode: 'keyword', filter: { 'nested.ok': true } })).map((h) => h.id), ['m'])
+  await c.close()
+})
+
+test('open, search and migrate refuse malformed options and embedders with ERR_INVALID_ARGUMENT', async (t) => {
+  const dir = tempDir(t)
+  for (const embedder of [{}, 'use', { identity: { provider: 'x', model: 'y' } }, { embed() {}, embedMany() {} }]) {
+    const err = await t.throwsAsync(Collection.open(join(dir, 'never'), { embedder: embedder as never }))
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT', JSON.stringify(embedder))
+    t.regex((err as Error).message, /options\.embedder must be an Embedder/)
+  }
+  t.false(existsSync(join(dir, 'never')))
+  const c = await Collection.open(join(dir, 'c'), { embedder: new WordsEmbedder() })
+  await c.upsert(ANIMALS)
+  for (const options of [null, 'k=3', [3]]) {
+    const err = await t.throwsAsync(c.search('cat', options as never))
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT', String(options))
+  }
+  for (const [embedder, options] of [
+    [null, {}],
+    [{ embedMany() {} }, {}],
+    [new WordsEmbedder('words-v2'), { onProgress: 'yes' }],
+    [new WordsEmbedder('words-v2'), { signal: true }],
+  ] as const) {
+    const err = await t.throwsAsync(c.migrate(embedder as never, options as never))
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT', (err as Error).message)
+  }
+  t.is(c.model.model, 'words-v1')
+  t.is(c.info().migration, undefined)
+  await c.close()
 })
 
 test('precomputed vectors are stored as given; unchanged text is not re-embedded', async (t) => {
@@ -408,6 +528,60 @@ test('open options: create: false, bad index options, readInfo', async (t) => {
   t.deepEqual(read.model, live.model)
   t.truthy(read.indexPath && existsSync(read.indexPath))
   t.true(read.sizes.index > 0 && read.sizes.db > 0)
+})
+
+test('open and readInfo: a file where the directory should be, a damaged or foreign database give coded errors and change nothing', async (t) => {
+  const { writeFileSync, readFileSync, mkdirSync } = await import('node:fs')
+  const dir = tempDir(t)
+  const embedder = new WordsEmbedder()
+  const file = join(dir, 'notes.txt')
+  writeFileSync(file, 'not a directory')
+  const err = await t.throwsAsync(Collection.open(file, { embedder }))
+  t.is((err as { code?: string }).code, 'ERR_IO')
+  t.regex((err as Error).message, /notes\.txt is a file, not a collection directory/)
+  t.is(readFileSync(file, 'utf8'), 'not a directory')
+
+  const garbage = join(dir, 'garbage')
+  mkdirSync(garbage)
+  const bytes = 'this is not a SQLite database, only text long enough to fill a header page'
+  writeFileSync(join(garbage, 'collection.sqlite'), bytes)
+  for (const open of [() => Collection.open(garbage, { embedder }), () => Collection.open(garbage, { embedder: null }), () => Collection.readInfo(garbage)]) {
+    const e = await t.throwsAsync(open())
+    t.is((e as { code?: string }).code, 'ERR_CORRUPT_FILE')
+    t.regex((e as Error).message, /garbage\/collection\.sqlite: not a readable collection database/)
+  }
+  t.is(readFileSync(join(garbage, 'collection.sqlite'), 'utf8'), bytes)
+  t.deepEqual(readdirSync(garbage), ['collection.sqlite'])
+
+  // Another program's SQLite database under our file name: refused, never written into.
+  const foreign = join(dir, 'foreign')
+  mkdirSync(foreign)
+  const { default: Database } = await import('better-sqlite3')
+  const db = new Database(join(foreign, 'collection.sqlite'))
+  db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')")
+  db.close()
+  for (const open of [() => Collection.open(foreign, { embedder }), () => Collection.readInfo(foreign)]) {
+    const e = await t.throwsAsync(open())
+    t.is((e as { code?: string }).code, 'ERR_CORRUPT_FILE')
+    t.regex((e as Error).message, /not a ferrovec collection/)
+  }
+  const check = new Database(join(foreign, 'collection.sqlite'), { readonly: true })
+  t.deepEqual(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all(), ['notes'])
+  check.close()
+
+  // A collection whose records were damaged: ERR_CORRUPT_FILE naming the record.
+  const damaged = join(dir, 'damaged')
+  const c = await Collection.open(damaged, { embedder })
+  await c.upsert(ANIMALS)
+  await c.close()
+  const raw = new Database(join(damaged, 'collection.sqlite'))
+  raw.prepare("UPDATE meta SET value = '{broken' WHERE name = 'index'").run()
+  raw.close()
+  for (const open of [() => Collection.open(damaged, { embedder }), () => Collection.readInfo(damaged)]) {
+    const e = await t.throwsAsync(open())
+    t.is((e as { code?: string }).code, 'ERR_CORRUPT_FILE')
+    t.regex((e as Error).message, /the collection's index record is not valid JSON/)
+  }
 })
 
 test('quantised collections: exact until the codes train, then search on codes; settings pinned on reopen', async (t) => {

@@ -1,5 +1,6 @@
 import test from 'ava'
-import { readdirSync } from 'node:fs'
+import { copyFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Collection } from '../../src/collection/index.js'
 import { ANIMALS, tempDir, WordsEmbedder } from './helpers.js'
 
@@ -115,4 +116,39 @@ test('an aborted page keeps the pages before it: resumable without an embedding 
   t.true(top.score > 0.9999)
   t.is((await c.search('thing5', { k: 1, mode: 'keyword' }))[0]!.id, 'm5')
   await c.close()
+})
+
+test('a migration that crashed after saving its new index but before the switch: reopens on the old model, the orphan files go, migrate resumes', async (t) => {
+  const dir = tempDir(t)
+  const v1 = new WordsEmbedder('words-v1', 32)
+  const c = await Collection.open(dir, { embedder: v1 })
+  await c.upsert(docs)
+  const q = v1.vector('item3 topic3')
+  const before = await c.search(q, { k: 5 })
+  // An unfinished migration recorded in the database (an aborted run), as a crash would leave it.
+  const v2 = new WordsEmbedder('words-v2', 40)
+  const ac = new AbortController()
+  v2.beforeBatch = (done) => {
+    if (done >= 24) ac.abort()
+  }
+  await t.throwsAsync(c.migrate(v2, { signal: ac.signal }))
+  const current = c.info().indexPath!
+  await c.close()
+  // What the crashed run left: the next generation's index saved, and a temporary file of a save.
+  copyFileSync(current, join(dir, 'index-1.hnsw'))
+  writeFileSync(join(dir, '.index-1.hnsw.123-456.tmp'), 'half a save')
+  t.deepEqual(readdirSync(dir).filter((f) => f.includes('index-')).sort(), ['.index-1.hnsw.123-456.tmp', 'index-0.hnsw', 'index-1.hnsw'])
+
+  const again = await Collection.open(dir, { embedder: v1 })
+  t.deepEqual(readdirSync(dir).filter((f) => f.includes('index-')), ['index-0.hnsw'])
+  t.is(again.model.model, 'words-v1')
+  t.deepEqual(await again.search(q, { k: 5 }), before)
+  t.is(again.info().migration?.model.model, 'words-v2')
+  const v2b = new WordsEmbedder('words-v2', 40)
+  const r = await again.migrate(v2b)
+  t.is(r.total, docs.length)
+  t.is(v2b.calls, r.embedded)
+  t.is((await again.search(v2b.vector('item3 topic3'), { k: 1 }))[0]!.id, 'd3')
+  await again.close()
+  t.deepEqual(readdirSync(dir).filter((f) => f.includes('index-')), ['index-1.hnsw'])
 })

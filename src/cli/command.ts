@@ -66,8 +66,13 @@ export function parseOptions<O extends Options>(args: string[], options: O): Par
     return parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (err) {
     const e = err as { code?: string; message?: string }
+    const message = e.message ?? String(err)
+    // "--k -1": the value looks like an option. Node's first line alone ("argument is ambiguous")
+    // does not say what to do; its last line does.
+    const ambiguous = /^Option '(--?[^' ]+)' argument is ambiguous/.exec(message)
+    if (ambiguous) throw new UsageError(`${ambiguous[1]} needs a value; to give one that starts with '-', write ${ambiguous[1]}=-…`)
     // Node's messages are multi-line ("... To specify a positional argument starting with a '-', ...").
-    const first = (e.message ?? String(err)).split('\n')[0]!.replace(/\. To specify.*$/, '')
+    const first = message.split('\n')[0]!.replace(/\. To specify.*$/, '')
     throw new UsageError(first)
   }
 }

@@ -4,6 +4,7 @@
 import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import { createInterface } from 'node:readline'
+import { metadataJson } from '../collection/metadata.js'
 import { FerrovecError, invalid } from '../errors.js'
 
 /** One document as the collection's `upsert` takes it. */
@@ -61,7 +62,12 @@ export async function readJsonl(path: string): Promise<ReadResult> {
       const { id, text, metadata, vector } = value
       if (typeof id !== 'string' || id === '') throw invalid('ERR_INVALID_KEY', `${where}: "id" must be a non-empty string, got ${kind(id)}`)
       if (typeof text !== 'string') throw invalid('ERR_INVALID_ARGUMENT', `${where}: "text" must be a string, got ${kind(text)}`)
+      // Checked here, not only by the collection: a blank text found there would come after the
+      // collection was created, and without the line number.
+      if (text.trim() === '') throw invalid('ERR_INVALID_ARGUMENT', `${where}: "text" is ${text === '' ? 'empty' : 'blank'}; a document needs words to be searched by`)
       if (metadata !== undefined && !isPlainObject(metadata)) throw invalid('ERR_INVALID_ARGUMENT', `${where}: "metadata" must be an object, got ${kind(metadata)}`)
+      // Whatever else the collection would refuse (nesting deeper than SQLite's JSON limit).
+      if (metadata !== undefined) metadataJson(metadata, where)
       const first = seen.get(id)
       if (first !== undefined) throw invalid('ERR_INVALID_KEY', `${where}: id ${JSON.stringify(id)} repeats line ${first}`)
       seen.set(id, n)

@@ -36,7 +36,7 @@ export const TOUR_QUERIES: readonly TourQuery[] = [
 /** Documents per committed upsert while building. */
 const BUILD_SLICE = 500
 
-/** Default corpus size: the most used synsets; the first run measured 71–75 s of CPU (one core embeds). */
+/** Default corpus size: the most used synsets; the first run measured 52–75 s of CPU (one core embeds). */
 export const DEFAULT_SIZE = 3000
 
 export interface TourReport {

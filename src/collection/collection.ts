@@ -25,9 +25,11 @@ import {
   AbortedError,
   BusyError,
   ClosedError,
+  CorruptFileError,
   DuplicateKeyError,
   FerrovecError,
   invalid,
+  IoError,
   ModelMismatchError,
   NoEmbedderError,
   NotFoundError,
@@ -37,6 +39,7 @@ import { FlatIndex, quantOptions, type Quantization } from '../flat.js'
 import { HnswIndex } from '../hnsw.js'
 import { compileFilter, type MetadataFilter } from './filter.js'
 import { ftsQuery } from './fts.js'
+import { metadataJson } from './metadata.js'
 import { rrf, weighted, zscore, type Ranked } from './fusion.js'
 
 const SCHEMA_VERSION = 1
@@ -153,7 +156,7 @@ export interface CollectionSearchOptions {
   rrfK?: number | undefined
   /** RRF weight of the vector ranking relative to the keyword ranking's 1 (default 1). */
   vectorWeight?: number | undefined
-  /** Candidates taken from each retriever before fusing (default max(50, 2k)). */
+  /** Candidates taken from each retriever before fusing (default max(50, 2k), at most 10,000). */
   candidates?: number | undefined
   /** The query's vector, when the caller already has it (hybrid and vector modes skip embedding). */
   vector?: Float32Array | readonly number[] | undefined
@@ -257,7 +260,43 @@ async function openDatabase(path: string, readonly = false): Promise<Database> {
   const mod = (await import('better-sqlite3')) as unknown as {
     default: new (file: string, options?: BetterSqlite3.Options) => Database
   }
-  return new mod.default(path, readonly ? { readonly: true, fileMustExist: true } : {})
+  try {
+    return new mod.default(path, readonly ? { readonly: true, fileMustExist: true } : {})
+  } catch (err) {
+    throw storageError(err, path)
+  }
+}
+
+/**
+ * An error of SQLite (or of the file system) while opening a collection's database, as the coded
+ * error it means: a file that is not a database, or a damaged one, is `ERR_CORRUPT_FILE`; a locked
+ * one `ERR_BUSY`; anything else (permissions, a full disk, …) `ERR_IO`. Our own errors pass through.
+ */
+function storageError(err: unknown, path: string): unknown {
+  if (err instanceof FerrovecError) return err
+  const e = err as { code?: unknown; message?: unknown }
+  const code = typeof e?.code === 'string' ? e.code : ''
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return new CorruptFileError(`${path}: not a readable collection database (${message})`, { cause: err })
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new BusyError(`${path}: the database is locked by another connection (${message})`, { cause: err })
+  }
+  // SQLite's own codes, and the system's (ENOENT, EACCES, ENOSPC, …).
+  if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code)) return new IoError(`${path}: ${message}`, { cause: err })
+  return err
+}
+
+/** A JSON value of the meta table that every collection has; missing or unreadable means damage. */
+function metaJson<T>(db: Database, name: string, dbPath: string): T {
+  const text = getMeta(db, name)
+  try {
+    if (text !== undefined) return JSON.parse(text) as T
+  } catch {
+    // Reported below.
+  }
+  throw new CorruptFileError(`${dbPath}: the collection's ${name} record is ${text === undefined ? 'missing' : 'not valid JSON'}`)
 }
 
 function pinOf(id: EmbedderIdentity): PinnedModel {
@@ -358,10 +397,40 @@ function checkVector(v: unknown, dim: number | undefined, where: string): Float3
   return out
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false
-  const proto = Object.getPrototypeOf(v) as unknown
-  return proto === Object.prototype || proto === null
+/** `options` of `what` is an object whose `onProgress`/`signal`, when given, are usable. */
+function checkOptions(options: unknown, what: string): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid('ERR_INVALID_ARGUMENT', `${what}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`)
+  }
+  const o = options as { onProgress?: unknown; signal?: unknown }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw invalid('ERR_INVALID_ARGUMENT', `${what}: onProgress must be a function, got ${typeof o.onProgress}`)
+  }
+  const signal = o.signal as { aborted?: unknown } | null | undefined
+  if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
+    throw invalid('ERR_INVALID_ARGUMENT', `${what}: signal must be an AbortSignal (AbortController's .signal)`)
+  }
+}
+
+/** An object that can be used as an {@link Embedder} (a wrong value fails here, not deep inside a call). */
+function checkEmbedder(e: unknown, what: string): asserts e is Embedder {
+  const x = e as Partial<Embedder> | null
+  const id = x?.identity as Partial<EmbedderIdentity> | null | undefined
+  if (
+    x === null ||
+    typeof x !== 'object' ||
+    typeof x.embed !== 'function' ||
+    typeof x.embedMany !== 'function' ||
+    id === null ||
+    typeof id !== 'object' ||
+    typeof id.provider !== 'string' ||
+    typeof id.model !== 'string'
+  ) {
+    throw invalid(
+      'ERR_INVALID_ARGUMENT',
+      `${what} must be an Embedder (createEmbedder({ provider: … }), or an object with identity, embed and embedMany), got ${x === null ? 'null' : typeof x}`,
+    )
+  }
 }
 
 function aborted(signal: AbortSignal | undefined, what: string, cause?: unknown): AbortedError {
@@ -444,6 +513,7 @@ export class Collection {
   static async open(dir: string, options: CollectionOpenOptions = {}): Promise<Collection> {
     if (typeof dir !== 'string' || dir === '') throw invalid('ERR_INVALID_ARGUMENT', 'Collection.open needs a directory path')
     if (options === null || typeof options !== 'object') throw invalid('ERR_INVALID_ARGUMENT', 'options must be an object')
+    if (options.embedder !== undefined && options.embedder !== null) checkEmbedder(options.embedder, 'options.embedder')
     const requested = options.index === undefined ? undefined : checkIndexOptions(options.index)
     const abs = resolve(dir)
     const dbPath = join(abs, DB_FILE)
@@ -460,7 +530,14 @@ export class Collection {
       const info = requested ?? checkIndexOptions(undefined)
       if (info.quantization !== 'none') newIndex(info, embedder.dimensions)
     }
-    if (!exists) mkdirSync(abs, { recursive: true })
+    if (!exists) {
+      if (existsSync(abs) && !statSync(abs).isDirectory()) throw new IoError(`${abs} is a file, not a collection directory`)
+      try {
+        mkdirSync(abs, { recursive: true })
+      } catch (err) {
+        throw storageError(err, abs)
+      }
+    }
     const db = await openDatabase(dbPath)
     try {
       // WAL: searches read while a write commits, and a killed process loses no committed write.
@@ -471,6 +548,10 @@ export class Collection {
       let indexInfo: CollectionIndexInfo
       let pin: PinnedModel
       if (!hasSchema) {
+        // Another program's database under our file name: never write our tables into it.
+        if ((db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n > 0) {
+          throw new CorruptFileError(`${dbPath} is a SQLite database, but not a ferrovec collection`)
+        }
         if (embedder === null) throw invalid('ERR_INVALID_ARGUMENT', `embedder: null opens an existing collection only, and ${abs} holds none`)
         indexInfo = requested ?? checkIndexOptions(undefined)
         pin = pinOf(embedder.identity)
@@ -480,8 +561,8 @@ export class Collection {
         if (!(version <= SCHEMA_VERSION)) {
           throw new UnsupportedVersionError(`${dbPath} was written by a newer ferrovec (collection schema ${String(version)}; this version reads ${SCHEMA_VERSION})`)
         }
-        pin = JSON.parse(getMeta(db, 'model') as string) as PinnedModel
-        indexInfo = JSON.parse(getMeta(db, 'index') as string) as CollectionIndexInfo
+        pin = metaJson<PinnedModel>(db, 'model', dbPath)
+        indexInfo = metaJson<CollectionIndexInfo>(db, 'index', dbPath)
         const given = embedder === null ? pin : pinOf(embedder.identity)
         if (!samePin(pin, given)) {
           const dim = getMeta(db, 'dim')
@@ -510,7 +591,7 @@ export class Collection {
       return c
     } catch (err) {
       db.close()
-      throw err
+      throw storageError(err, dbPath)
     }
   }
 
@@ -525,7 +606,12 @@ export class Collection {
     if (!existsSync(dbPath)) throw new NotFoundError(`no collection in ${abs}`)
     const db = await openDatabase(dbPath, true)
     try {
+      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() === undefined) {
+        throw new CorruptFileError(`${dbPath} is not a ferrovec collection database`)
+      }
       return infoFrom(db, abs, undefined)
+    } catch (err) {
+      throw storageError(err, dbPath)
     } finally {
       db.close()
     }
@@ -590,6 +676,7 @@ export class Collection {
    */
   async upsert(docs: readonly CollectionDocument[], options: UpsertOptions = {}): Promise<UpsertResult> {
     this.#open()
+    checkOptions(options, 'upsert')
     if (this.#migrating) throw new BusyError('upsert: a migration is in progress; wait for it (or abort it) first')
     const { onProgress, signal } = options
     let prepared = this.#validate(docs)
@@ -700,6 +787,7 @@ export class Collection {
    */
   async search(query: string | Float32Array | readonly number[], options: CollectionSearchOptions = {}): Promise<CollectionHit[]> {
     this.#open()
+    checkOptions(options, 'search')
     const isText = typeof query === 'string'
     if (!isText && !(query instanceof Float32Array) && !Array.isArray(query)) {
       throw invalid('ERR_INVALID_ARGUMENT', `query must be a string or a vector, got ${typeof query}`)
@@ -731,7 +819,8 @@ export class Collection {
     if (typeof wVec !== 'number' || !Number.isFinite(wVec) || wVec < 0) {
       throw invalid('ERR_INVALID_ARGUMENT', `vectorWeight must be a non-negative number, got ${String(wVec)}`)
     }
-    const candidates = options.candidates ?? Math.max(50, 2 * k)
+    // Capped: k above MAX_K / 2 must not make the default exceed the limit a caller is held to.
+    const candidates = options.candidates ?? Math.min(MAX_K, Math.max(50, 2 * k))
     if (typeof candidates !== 'number' || !Number.isInteger(candidates) || candidates < k || candidates > MAX_K) {
       throw invalid('ERR_INVALID_ARGUMENT', `candidates must be an integer from k to ${MAX_K}, got ${String(candidates)}`)
     }
@@ -773,9 +862,8 @@ export class Collection {
    */
   async migrate(embedder: Embedder, options: MigrateOptions = {}): Promise<MigrateResult> {
     this.#open()
-    if (embedder === null || typeof embedder !== 'object' || typeof embedder.embedMany !== 'function') {
-      throw invalid('ERR_INVALID_ARGUMENT', 'migrate needs an embedder')
-    }
+    checkEmbedder(embedder, 'migrate: the new embedder')
+    checkOptions(options, 'migrate')
     if (this.#migrating) throw new BusyError('a migration is already running on this collection')
     const target = pinOf(embedder.identity)
     const { signal, onProgress } = options
@@ -937,15 +1025,7 @@ export class Collection {
       if (typeof doc.text !== 'string' || doc.text.trim() === '') {
         throw invalid('ERR_INVALID_ARGUMENT', `document ${JSON.stringify(doc.id)}: text must be a non-empty string, got ${doc.text === undefined ? 'nothing' : JSON.stringify(doc.text)}`)
       }
-      let metadata: string | null = null
-      if (doc.metadata !== undefined && doc.metadata !== null) {
-        if (!isPlainObject(doc.metadata)) throw invalid('ERR_INVALID_ARGUMENT', `document ${JSON.stringify(doc.id)}: metadata must be a plain object`)
-        try {
-          metadata = JSON.stringify(doc.metadata)
-        } catch (err) {
-          throw invalid('ERR_INVALID_ARGUMENT', `document ${JSON.stringify(doc.id)}: metadata is not JSON-serialisable (${(err as Error).message})`)
-        }
-      }
+      const metadata = metadataJson(doc.metadata, `document ${JSON.stringify(doc.id)}`)
       const vector = doc.vector === undefined ? undefined : checkVector(doc.vector, this.#dim, `document ${JSON.stringify(doc.id)}`)
       out.push({ id: doc.id, text: doc.text, metadata, vector, parent: null, chunk: null })
     })
@@ -1281,7 +1361,7 @@ function fileSize(path: string): number {
 
 function infoFrom(db: Database, dir: string, efSearch: number | undefined): CollectionInfo {
   const model = getMeta(db, 'model')
-  const indexMeta = JSON.parse(getMeta(db, 'index') as string) as CollectionIndexInfo
+  const indexMeta = metaJson<CollectionIndexInfo>(db, 'index', join(dir, DB_FILE))
   const dim = getMeta(db, 'dim')
   const indexFile = getMeta(db, 'index_file')
   const dbPath = join(dir, DB_FILE)
