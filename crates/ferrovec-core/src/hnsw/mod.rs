@@ -591,7 +591,7 @@ impl<T: Element> HnswIndex<T> {
     let mapped = g.vectors.mapped_bytes();
     let graph = g.graph_bytes() + self.pool.bytes();
     let codes = g.codes.capacity();
-    let params = g.quantizer.as_ref().map_or(0, |q| q.params_bytes().len());
+    let params = g.quantizer.as_ref().map_or(0, AnyQuantizer::memory_bytes);
     // hashbrown stores (key, slot) pairs plus one control byte per bucket.
     let keys = g.keys.capacity() * 8 + km.capacity() * (std::mem::size_of::<(u64, u32)>() + 1);
     HnswMemoryUsage {

@@ -511,7 +511,7 @@ impl QuantizedFlatIndex {
     let mapped = self.originals.mapped_bytes();
     let map = self.slots.capacity() * (std::mem::size_of::<(u64, usize)>() + 1);
     let keys = self.keys.capacity() * 8 + map;
-    let params = self.quantizer.as_ref().map_or(0, |q| q.params_bytes().len());
+    let params = self.quantizer.as_ref().map_or(0, AnyQuantizer::memory_bytes);
     QuantMemoryUsage {
       codes,
       originals,

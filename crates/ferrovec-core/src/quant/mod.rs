@@ -311,6 +311,16 @@ impl AnyQuantizer {
     out
   }
 
+  /// Bytes the quantiser holds in memory: its stored parameters, plus what is derived from them
+  /// when loaded (PQ's by-dimension copy of its codebooks).
+  pub fn memory_bytes(&self) -> usize {
+    let derived = match self {
+      AnyQuantizer::Pq(q) => q.derived_bytes(),
+      _ => 0,
+    };
+    self.params_bytes().len() + derived
+  }
+
   /// The quantiser's parameters as stored in index files: a type code (u32) then the type's own
   /// fields, all little-endian.
   pub fn params_bytes(&self) -> Vec<u8> {

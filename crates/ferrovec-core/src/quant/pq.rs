@@ -163,14 +163,20 @@ impl PqQuantizer {
         )
       })
       .collect();
+    let centroids = books.concat();
     Ok(PqQuantizer {
       dim,
       metric,
       m,
       sub,
-      by_dim: by_dim(&books.concat(), sub),
-      centroids: books.concat(),
+      by_dim: by_dim(&centroids, sub),
+      centroids,
     })
+  }
+
+  /// Bytes of the by-dimension copy of the codebooks (not in the file: rebuilt on load).
+  pub fn derived_bytes(&self) -> usize {
+    self.by_dim.len() * std::mem::size_of::<f32>()
   }
 
   /// Sub-vectors per code.
