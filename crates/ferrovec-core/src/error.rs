@@ -77,6 +77,16 @@ pub enum Error {
 }
 
 impl Error {
+  /// `Ok` for a writable index; [`Error::ReadOnly`] naming `op` for one opened read-only. The one
+  /// check every index's write methods start with.
+  pub(crate) fn unless_read_only(read_only: bool, op: &'static str) -> Result<()> {
+    if read_only {
+      Err(Error::ReadOnly { op })
+    } else {
+      Ok(())
+    }
+  }
+
   /// The stable, machine-readable code of this error (`ERR_…`).
   pub fn code(&self) -> &'static str {
     match self {

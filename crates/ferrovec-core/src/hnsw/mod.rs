@@ -472,11 +472,7 @@ impl<T: Element> HnswIndex<T> {
   }
 
   fn check_writable(&self, op: &'static str) -> Result<()> {
-    if self.read_only {
-      Err(Error::ReadOnly { op })
-    } else {
-      Ok(())
-    }
+    Error::unless_read_only(self.read_only, op)
   }
 
   /// Live (not removed) vectors.

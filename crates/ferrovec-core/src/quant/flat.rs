@@ -238,11 +238,7 @@ impl QuantizedFlatIndex {
   }
 
   fn check_writable(&self, op: &'static str) -> Result<()> {
-    if self.read_only {
-      Err(Error::ReadOnly { op })
-    } else {
-      Ok(())
-    }
+    Error::unless_read_only(self.read_only, op)
   }
 
   pub fn metric(&self) -> Metric {
